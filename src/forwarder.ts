@@ -1,0 +1,285 @@
+// Composes one forwarder instance: checkpoint → tailer → one lane per sink → status server.
+// Start-up failures that an operator can fix (corrupt checkpoint, unwritable state dir, a sink
+// that refuses us) do not exit: they are reported on /readyz and /status and retried, so a
+// Kubernetes pod shows the reason instead of a crash loop.
+import type { Writable } from 'node:stream';
+import type { Logger } from 'pino';
+import { CheckpointStore } from './checkpoint/store.ts';
+import type { ResolvedConfig } from './config/load.ts';
+import { describeError } from './errors.ts';
+import { Lane } from './pipeline/lane.ts';
+import { createSink } from './sinks/create-sink.ts';
+import { DeadLetterFile } from './sinks/dead-letter.ts';
+import { abortableDelay, backoffDelayMs } from './sinks/retry.ts';
+import type { Sink } from './sinks/sink.ts';
+import { AuditLogTailer } from './source/tailer.ts';
+import { ForwarderMetrics } from './status/metrics.ts';
+import { StatusServer } from './status/server.ts';
+import type { StatusSnapshot } from './status/snapshot.ts';
+import { VERSION } from './version.ts';
+
+export interface ForwarderDeps {
+  readonly log: Logger;
+  readonly stdout: Writable;
+  /** Replaces `status.listen` (tests use "127.0.0.1:0"). */
+  readonly statusListen?: string;
+  readonly collectProcessMetrics?: boolean;
+}
+
+interface SinkRuntime {
+  readonly sink: Sink;
+  lane?: Lane;
+  lanePromise?: Promise<void>;
+  healthy: boolean;
+  healthError?: string;
+}
+
+const STARTUP_RETRY = { initialBackoffMs: 1000, maxBackoffMs: 30_000 };
+
+export class Forwarder {
+  readonly metrics: ForwarderMetrics;
+  readonly #config: Readonly<ResolvedConfig>;
+  readonly #deps: ForwarderDeps;
+  readonly #log: Logger;
+  readonly #startedAt = new Date();
+  readonly #stopReading = new AbortController();
+  readonly #sinks: SinkRuntime[];
+  readonly #deadLetter: DeadLetterFile;
+  #status: StatusServer | undefined;
+  #store: CheckpointStore | undefined;
+  #storeError: string | undefined;
+  #tailer: AuditLogTailer | undefined;
+  #saveTimer: NodeJS.Timeout | undefined;
+  #startup: Promise<void> | undefined;
+  #statusAddress: string | undefined;
+
+  constructor(config: Readonly<ResolvedConfig>, deps: ForwarderDeps) {
+    this.#config = config;
+    this.#deps = deps;
+    this.#log = deps.log;
+    this.metrics = new ForwarderMetrics({ collectProcessMetrics: deps.collectProcessMetrics ?? true });
+    this.#deadLetter = new DeadLetterFile(config.state.dir);
+    this.#sinks = config.sinks.map((sinkConfig) => ({
+      sink: createSink(sinkConfig, { log: deps.log.child({ sink: sinkConfig.name }), stdout: deps.stdout }),
+      healthy: false,
+    }));
+  }
+
+  /** Address the status server listens on, once started. */
+  get statusAddress(): string | undefined {
+    return this.#statusAddress;
+  }
+
+  /** Starts the status server, then the pipeline in the background; resolves once listening. */
+  async start(): Promise<void> {
+    this.#status = new StatusServer(
+      { snapshot: () => this.snapshot(), refreshMetrics: () => undefined },
+      this.metrics,
+      this.#log,
+    );
+    const address = await this.#status.listen(this.#deps.statusListen ?? this.#config.status.listen);
+    this.#statusAddress = `${address.address}:${address.port}`;
+    this.#log.info(
+      { status: `http://${this.#statusAddress}/status`, version: VERSION, sinks: this.#sinks.map((s) => s.sink.name) },
+      'Forwarder started.',
+    );
+    this.#startup = this.#startPipeline().catch((error: unknown) => {
+      if (!this.#stopReading.signal.aborted) this.#log.fatal({ err: error }, 'Pipeline start-up failed.');
+    });
+  }
+
+  async #startPipeline(): Promise<void> {
+    const signal = this.#stopReading.signal;
+    const store = await this.#openCheckpoint(signal);
+    const { config } = { config: this.#config };
+    const tailer = new AuditLogTailer(
+      {
+        path: config.source.path,
+        startAt: config.source.startAt,
+        maxLineBytes: config.source.maxLineBytes,
+        ...(config.source.backupGlob !== undefined && { backupGlob: config.source.backupGlob }),
+        pollIntervalMs: config.source.pollIntervalMs,
+        readChunkBytes: config.source.readChunkBytes,
+        sinks: this.#sinks.map((runtime) => runtime.sink.name),
+        ...(store.resetTo !== undefined && { resetTo: store.resetTo }),
+      },
+      {
+        store: store.store,
+        log: this.#log.child({ component: 'tailer' }),
+        observer: {
+          onDataLoss: (record) => {
+            this.metrics.dataLossFiles.inc();
+            this.metrics.dataLossBytes.inc(record.unreadBytes);
+          },
+        },
+      },
+    );
+    this.#tailer = tailer;
+    await tailer.start(signal);
+    this.#saveTimer = setInterval(() => {
+      this.#saveCheckpoint();
+    }, config.checkpoint.intervalMs);
+    await Promise.all(this.#sinks.map((runtime) => this.#startLane(runtime, tailer, signal)));
+  }
+
+  async #openCheckpoint(signal: AbortSignal): Promise<{ store: CheckpointStore; resetTo?: 'beginning' | 'end' }> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const opened = await CheckpointStore.open(this.#config.state.dir, this.#config.checkpoint.onCorrupt);
+        this.#store = opened.store;
+        this.#storeError = undefined;
+        if (opened.corruptCopy !== undefined) {
+          this.#log.error(
+            { corruptCopy: opened.corruptCopy, restartAt: opened.resetTo },
+            'The checkpoint was corrupt; it was set aside and every file restarts as checkpoint.onCorrupt says.',
+          );
+        }
+        return opened.resetTo === undefined ? { store: opened.store } : { store: opened.store, resetTo: opened.resetTo };
+      } catch (error) {
+        this.#storeError = describeError(error);
+        this.#log.error({ err: error, attempt }, 'Cannot open the checkpoint; not reading until it is fixed.');
+        await abortableDelay(backoffDelayMs(attempt, STARTUP_RETRY), signal);
+      }
+    }
+  }
+
+  async #startLane(runtime: SinkRuntime, tailer: AuditLogTailer, signal: AbortSignal): Promise<void> {
+    const { sink } = runtime;
+    for (let attempt = 1; !runtime.healthy; attempt++) {
+      try {
+        await sink.healthcheck(signal);
+        runtime.healthy = true;
+        delete runtime.healthError;
+      } catch (error) {
+        if (signal.aborted) return;
+        runtime.healthError = describeError(error);
+        this.#log.error({ sink: sink.name, err: error, attempt }, 'Sink start-up check failed, retrying.');
+        await abortableDelay(backoffDelayMs(attempt, STARTUP_RETRY), signal);
+      }
+    }
+    const { delivery, batch } = this.#config;
+    const lane = new Lane(
+      {
+        batch,
+        maxInFlightBatches: delivery.maxInFlightBatches,
+        maxBufferedBytes: delivery.maxBufferedBytes,
+        retry: delivery.retry,
+      },
+      {
+        sink,
+        source: tailer.openCursor(sink.name),
+        enrich: { cluster: this.#config.cluster, node: this.#config.node },
+        deadLetter: this.#deadLetter,
+        onAcknowledged: (fileKey, offset) => {
+          tailer.acknowledge(sink.name, fileKey, offset);
+        },
+        log: this.#log.child({ sink: sink.name }),
+        metrics: this.metrics,
+      },
+    );
+    runtime.lane = lane;
+    runtime.lanePromise = lane.run(signal).catch((error: unknown) => {
+      this.#log.fatal({ sink: sink.name, err: error }, 'Lane failed.');
+    });
+    await runtime.lanePromise;
+  }
+
+  #saveCheckpoint(): void {
+    this.#store?.save().catch((error: unknown) => {
+      this.#log.error({ err: error }, 'Cannot write the checkpoint; will retry.');
+    });
+  }
+
+  /**
+   * Graceful stop: stop reading, deliver what is in flight within the deadline, persist the
+   * checkpoint. What is not acknowledged by then is re-read on the next start, never lost.
+   */
+  async stop(): Promise<{ drained: boolean }> {
+    this.#stopReading.abort(new Error('Forwarder stopping.'));
+    await this.#startup;
+    await Promise.all(this.#sinks.map((runtime) => runtime.lanePromise));
+    const timeoutMs = this.#config.delivery.shutdownTimeoutMs;
+    const results = await Promise.all(this.#sinks.map((runtime) => runtime.lane?.drain(timeoutMs) ?? true));
+    const drained = results.every(Boolean);
+    if (!drained) {
+      this.#log.warn({ timeoutMs }, 'Shutdown deadline reached; unacknowledged events will be re-read on start.');
+      for (const runtime of this.#sinks) runtime.lane?.abort();
+    }
+    clearInterval(this.#saveTimer);
+    try {
+      await this.#store?.save();
+    } catch (error) {
+      this.#log.error({ err: error }, 'Cannot write the checkpoint at shutdown; events since the last one will be re-sent.');
+    }
+    await this.#tailer?.close();
+    await Promise.all(this.#sinks.map((runtime) => runtime.sink.close().catch(() => undefined)));
+    await this.#deadLetter.close();
+    await this.#status?.close();
+    this.#log.info({ drained }, 'Forwarder stopped.');
+    return { drained };
+  }
+
+  snapshot(): StatusSnapshot {
+    const notReady: string[] = [];
+    if (!this.#store) notReady.push(`checkpoint: ${this.#storeError ?? 'opening'}`);
+    for (const runtime of this.#sinks) {
+      if (!runtime.healthy) notReady.push(`sink ${runtime.sink.name}: ${runtime.healthError ?? 'start-up check pending'}`);
+    }
+    const files = this.#tailer?.files() ?? [];
+    const now = Date.now();
+    return {
+      version: VERSION,
+      startedAt: this.#startedAt.toISOString(),
+      uptimeSeconds: Math.round((now - this.#startedAt.getTime()) / 1000),
+      ready: notReady.length === 0,
+      notReadyReasons: notReady,
+      cluster: this.#config.cluster,
+      node: this.#config.node,
+      source: { path: this.#config.source.path },
+      checkpoint: {
+        path: this.#store?.path ?? `${this.#config.state.dir}/checkpoint.json`,
+        ...(this.#store?.lastSavedAt && { lastPersistedAt: this.#store.lastSavedAt.toISOString() }),
+        entries: this.#store?.files.length ?? 0,
+        ...(this.#storeError !== undefined && { error: this.#storeError }),
+      },
+      files: files.map((file) => {
+        const offsets = Object.values(file.sinks).map((progress) => progress.acknowledgedOffset);
+        const acknowledgedOffset = offsets.length > 0 ? Math.min(...offsets) : 0;
+        return {
+          key: file.key,
+          path: file.path,
+          state: file.state,
+          size: file.size,
+          acknowledgedOffset,
+          sinks: file.sinks,
+          lagBytes: Math.max(0, file.size - acknowledgedOffset),
+          ...(file.lastWriteAt !== undefined && { lastWriteAt: file.lastWriteAt }),
+        };
+      }),
+      sinks: this.#sinks.map((runtime) => {
+        const lane = runtime.lane?.status() ?? {
+          name: runtime.sink.name,
+          type: runtime.sink.type,
+          state: 'failing' as const,
+          ...(runtime.healthError !== undefined && { lastError: runtime.healthError }),
+          delivered: 0,
+          retried: 0,
+          deadLettered: 0,
+          shrunk: 0,
+          inFlightBatches: 0,
+          inFlightBytes: 0,
+        };
+        let lagBytes = 0;
+        for (const file of files) {
+          const progress = file.sinks[runtime.sink.name];
+          lagBytes += Math.max(0, file.size - (progress?.acknowledgedOffset ?? 0));
+        }
+        const oldest = lane.oldestUnackedEventTime === undefined ? undefined : Date.parse(lane.oldestUnackedEventTime);
+        const lagSeconds = oldest === undefined || Number.isNaN(oldest) ? 0 : Math.max(0, (now - oldest) / 1000);
+        return { ...lane, lagBytes, lagSeconds };
+      }),
+      dataLoss: this.#store?.dataLoss ?? [],
+      deadLetter: { path: this.#deadLetter.path, count: this.#deadLetter.total },
+    };
+  }
+}

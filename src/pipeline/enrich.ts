@@ -1,0 +1,76 @@
+// Parses one audit line and enriches it with what the event itself lacks: cluster, node, a
+// timestamp and a deterministic id. Pure and allocation-light: this is the per-line hot path.
+import { isUtf8 } from 'node:buffer';
+import { createHash } from 'node:crypto';
+import type { AuditEvent, EventOrigin, OutEvent } from './event.ts';
+
+export interface EnrichContext {
+  readonly cluster: string;
+  readonly node: string;
+}
+
+export type ParseOutcome =
+  | { readonly ok: true; readonly event: OutEvent }
+  | { readonly ok: false; readonly reason: 'invalid-utf8' | 'invalid-json' | 'not-an-object'; readonly detail: string };
+
+/** Parses and enriches one line (without its '\n'). */
+export function parseAuditLine(line: Buffer, origin: EventOrigin, context: EnrichContext): ParseOutcome {
+  if (!isUtf8(line)) return { ok: false, reason: 'invalid-utf8', detail: 'the line is not valid UTF-8' };
+  const raw = line.toString('utf8');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch (error) {
+    return { ok: false, reason: 'invalid-json', detail: (error as Error).message };
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    return { ok: false, reason: 'not-an-object', detail: 'the line is JSON but not an object' };
+  }
+  const audit = parsed as AuditEvent;
+  return {
+    ok: true,
+    event: {
+      audit,
+      raw,
+      id: eventId(context.cluster, audit, raw),
+      timestamp: eventTimestamp(audit),
+      cluster: context.cluster,
+      node: context.node,
+      origin,
+    },
+  };
+}
+
+/**
+ * A stable id for an event: the same line read twice (after a crash) gets the same id, so sinks
+ * with idempotent writes (Elasticsearch create + _id) store it once. auditID alone repeats across
+ * stages, so the stage is part of it; the cluster keeps clusters sharing one index apart.
+ */
+export function eventId(cluster: string, audit: AuditEvent, raw: string): string {
+  const hash = createHash('sha256');
+  if (typeof audit.auditID === 'string' && typeof audit.stage === 'string') {
+    hash.update(`${cluster}\u0000${audit.auditID}\u0000${audit.stage}`);
+  } else {
+    hash.update(`${cluster}\u0000raw\u0000${raw}`);
+  }
+  return hash.digest('base64url').slice(0, 32);
+}
+
+/** stageTimestamp (when this stage happened), else the request's time, else v1beta1's timestamp. */
+export function eventTimestamp(audit: AuditEvent): string {
+  const candidate = audit.stageTimestamp ?? audit.requestReceivedTimestamp ?? audit.timestamp;
+  return typeof candidate === 'string' && candidate !== '' ? candidate : new Date().toISOString();
+}
+
+/**
+ * The enriched event as one JSON line, built around the original bytes rather than re-serialized,
+ * so Go's escapes and key order survive (JSON.stringify would turn \u0026 into &).
+ */
+export function toEnrichedJson(event: OutEvent): string {
+  const prefix = `{"@timestamp":${JSON.stringify(event.timestamp)},"cluster":${JSON.stringify(event.cluster)},"node":${JSON.stringify(event.node)},"eventId":"${event.id}"`;
+  if (event.shrunk) {
+    return `${prefix},"forwarder":${JSON.stringify({ shrunk: event.shrunk })},${JSON.stringify(event.audit).slice(1)}`;
+  }
+  const body = event.raw.trimStart().slice(1).trimStart();
+  return body.startsWith('}') ? `${prefix}}` : `${prefix},${body}`;
+}

@@ -1,0 +1,440 @@
+// One sink's delivery lane: pulls items from its own cursor, parses and batches them, sends
+// batches with bounded concurrency and retries, and reports the contiguous acknowledged offset.
+// Invariant: a byte range is acknowledged only after its events were delivered to this sink or
+// durably dead-lettered; memory stays under maxInFlightBatches × batch.maxBytes + one batch.
+import type { Logger } from 'pino';
+import { AckTracker, type Segment } from '../checkpoint/ack-tracker.ts';
+import { describeError } from '../errors.ts';
+import type { DeadLetterFile, DeadLetterRecord } from '../sinks/dead-letter.ts';
+import { abortableDelay, type BackoffOptions, backoffDelayMs } from '../sinks/retry.ts';
+import type { Rejection, SendResult, Sink } from '../sinks/sink.ts';
+import type { LineSource, SourceItem } from '../source/source.ts';
+import type { ForwarderMetrics } from '../status/metrics.ts';
+import { BatchBuilder, type BuiltBatch } from './batch-builder.ts';
+import { type EnrichContext, parseAuditLine } from './enrich.ts';
+import type { OutEvent } from './event.ts';
+import { fitEvent } from './size-policy.ts';
+
+export interface LaneOptions {
+  readonly batch: { readonly maxEvents: number; readonly maxBytes: number; readonly maxWaitMs: number };
+  readonly maxInFlightBatches: number;
+  readonly maxBufferedBytes: number;
+  readonly retry: BackoffOptions;
+  /** Consecutive failed attempts after which the sink is reported as failing rather than retrying. */
+  readonly failingAfterAttempts?: number;
+}
+
+export interface LaneDeps {
+  readonly sink: Sink;
+  readonly source: LineSource;
+  readonly enrich: EnrichContext;
+  readonly deadLetter: DeadLetterFile;
+  /** Called with a file's new contiguous acknowledged offset for this sink. */
+  readonly onAcknowledged: (fileKey: string, offset: number) => void;
+  readonly log: Logger;
+  readonly metrics: ForwarderMetrics;
+}
+
+export type SinkState = 'ok' | 'retrying' | 'failing';
+
+/** What /status shows of a lane; read-only snapshot. */
+export interface LaneStatus {
+  readonly name: string;
+  readonly type: string;
+  readonly state: SinkState;
+  readonly lastError?: string;
+  readonly failingSince?: string;
+  readonly lastSuccessAt?: string;
+  readonly delivered: number;
+  readonly retried: number;
+  readonly deadLettered: number;
+  readonly shrunk: number;
+  readonly inFlightBatches: number;
+  readonly inFlightBytes: number;
+  /** Time of the oldest event read but not yet acknowledged, if any. */
+  readonly oldestUnackedEventTime?: string;
+}
+
+export class Lane {
+  readonly #options: LaneOptions;
+  readonly #deps: LaneDeps;
+  readonly #tracker = new AckTracker();
+  readonly #sendAbort = new AbortController();
+  readonly #inFlight = new Set<BuiltBatch>();
+  #builder: BatchBuilder;
+  #batchTimer: NodeJS.Timeout | undefined;
+  #bufferedBytes = 0;
+  #roomWaiter: (() => void) | undefined;
+  #idleWaiters: (() => void)[] = [];
+  #nextSeq = 1;
+  #state: SinkState = 'ok';
+  #consecutiveFailures = 0;
+  #lastError: string | undefined;
+  #failingSince: Date | undefined;
+  #lastSuccessAt: Date | undefined;
+  #delivered = 0;
+  #retried = 0;
+  #deadLettered = 0;
+  #shrunk = 0;
+
+  constructor(options: LaneOptions, deps: LaneDeps) {
+    this.#options = options;
+    this.#deps = deps;
+    this.#builder = this.#newBuilder();
+  }
+
+  get name(): string {
+    return this.#deps.sink.name;
+  }
+
+  /** Reads and dispatches until `signal` aborts, then dispatches what it holds. */
+  async run(signal: AbortSignal): Promise<void> {
+    const log = this.#deps.log;
+    try {
+      while (!signal.aborted) {
+        await this.#waitForRoom(signal);
+        const item = await this.#deps.source.next(signal);
+        this.#consume(item);
+      }
+    } catch (error) {
+      if (!signal.aborted) throw error;
+    } finally {
+      this.#dispatch();
+    }
+    log.debug({ sink: this.name }, 'Lane stopped reading.');
+  }
+
+  /** Resolves true when every dispatched batch is settled, false at the deadline. */
+  async drain(timeoutMs: number): Promise<boolean> {
+    this.#dispatch();
+    if (this.#inFlight.size === 0) return true;
+    const idle = new Promise<true>((resolve) => this.#idleWaiters.push(() => resolve(true)));
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), timeoutMs);
+    });
+    const drained = await Promise.race([idle, deadline]);
+    clearTimeout(timer);
+    return drained;
+  }
+
+  /** Abandons in-flight sends (shutdown deadline): their ranges stay unacknowledged and are re-read. */
+  abort(): void {
+    this.#sendAbort.abort(new Error('Lane aborted at shutdown deadline.'));
+  }
+
+  status(): LaneStatus {
+    let oldest: string | undefined;
+    for (const batch of this.#inFlight) {
+      if (batch.oldestEventTime !== undefined && (oldest === undefined || batch.oldestEventTime < oldest)) {
+        oldest = batch.oldestEventTime;
+      }
+    }
+    oldest ??= this.#builder.oldestEventTime;
+    return {
+      name: this.name,
+      type: this.#deps.sink.type,
+      state: this.#state,
+      ...(this.#lastError !== undefined && { lastError: this.#lastError }),
+      ...(this.#failingSince && { failingSince: this.#failingSince.toISOString() }),
+      ...(this.#lastSuccessAt && { lastSuccessAt: this.#lastSuccessAt.toISOString() }),
+      delivered: this.#delivered,
+      retried: this.#retried,
+      deadLettered: this.#deadLettered,
+      shrunk: this.#shrunk,
+      inFlightBatches: this.#inFlight.size,
+      inFlightBytes: this.#bufferedBytes,
+      ...(oldest !== undefined && { oldestUnackedEventTime: oldest }),
+    };
+  }
+
+  #newBuilder(): BatchBuilder {
+    return new BatchBuilder(this.#tracker);
+  }
+
+  async #waitForRoom(signal: AbortSignal): Promise<void> {
+    while (
+      this.#inFlight.size >= this.#options.maxInFlightBatches ||
+      this.#bufferedBytes >= this.#options.maxBufferedBytes
+    ) {
+      await new Promise<void>((resolve, reject) => {
+        const onAbort = (): void => {
+          reject(signal.reason as Error);
+        };
+        if (signal.aborted) {
+          onAbort();
+          return;
+        }
+        signal.addEventListener('abort', onAbort, { once: true });
+        this.#roomWaiter = () => {
+          signal.removeEventListener('abort', onAbort);
+          resolve();
+        };
+      });
+    }
+  }
+
+  #consume(item: SourceItem): void {
+    const { metrics } = this.#deps;
+    const sinkName = this.name;
+    metrics.bytesRead.inc({ sink: sinkName }, item.end - item.start);
+    switch (item.kind) {
+      case 'lines': {
+        const { lines, lineOffsets, file } = item;
+        const maxEventBytes = this.#deps.sink.maxEventBytes;
+        for (let index = 0; index < lines.length; index++) {
+          const line = lines[index] as Buffer;
+          const offset = lineOffsets[index] as number;
+          const end = offset + line.length + 1;
+          const origin = { path: file.path, fileKey: file.key, offset };
+          const parsed = parseAuditLine(line, origin, this.#deps.enrich);
+          if (!parsed.ok) {
+            const utf8 = parsed.reason !== 'invalid-utf8';
+            this.#addDeadLetter(file.key, offset, Math.min(end, item.end), {
+              sink: sinkName,
+              reason: parsed.reason,
+              detail: parsed.detail,
+              path: file.path,
+              fileKey: file.key,
+              offset,
+              line: line.toString(utf8 ? 'utf8' : 'base64'),
+              lineEncoding: utf8 ? 'utf8' : 'base64',
+            });
+            continue;
+          }
+          const fitted = fitEvent(parsed.event, maxEventBytes);
+          if (!fitted.fits) {
+            this.#addDeadLetter(file.key, offset, Math.min(end, item.end), {
+              sink: sinkName,
+              reason: 'event-too-large',
+              detail: `event is ${fitted.sizeBytes} bytes after dropping request/response bodies; the sink takes ${maxEventBytes}`,
+              path: file.path,
+              fileKey: file.key,
+              offset,
+              event: parsed.event.audit,
+            });
+            continue;
+          }
+          if (fitted.event.shrunk) {
+            this.#shrunk++;
+            metrics.eventsShrunk.inc({ sink: sinkName });
+          }
+          this.#builder.addEvent(fitted.event, line.length, file.key, offset, Math.min(end, item.end));
+          this.#afterAdd();
+        }
+        metrics.eventsRead.inc({ sink: sinkName }, lines.length);
+        return;
+      }
+      case 'oversize':
+        this.#addDeadLetter(item.file.key, item.start, item.end, {
+          sink: sinkName,
+          reason: 'line-too-long',
+          detail: `line of ${item.length} bytes exceeds source.maxLineBytes; its first ${item.head.length} bytes are kept`,
+          path: item.file.path,
+          fileKey: item.file.key,
+          offset: item.start,
+          length: item.length,
+          line: item.head.toString('utf8'),
+          lineEncoding: 'utf8',
+          truncated: true,
+        });
+        return;
+      case 'skipped':
+        metrics.skippedBytes.inc({ reason: item.reason }, item.end - item.start);
+        this.#deps.log.warn(
+          { sink: sinkName, path: item.file.path, offset: item.start, bytes: item.end - item.start },
+          'Skipped a run of NUL bytes in the audit log (left by an external truncation).',
+        );
+        this.#builder.addRange(item.file.key, item.start, item.end);
+        this.#afterAdd();
+        return;
+    }
+  }
+
+  #addDeadLetter(fileKey: string, start: number, end: number, record: DeadLetterRecord): void {
+    this.#builder.addDeadLetter(record, fileKey, start, end);
+    this.#afterAdd();
+  }
+
+  #afterAdd(): void {
+    const builder = this.#builder;
+    const { maxEvents, maxBytes, maxWaitMs } = this.#options.batch;
+    if (builder.eventCount >= maxEvents || builder.bytes >= maxBytes || builder.deadLetterCount >= maxEvents) {
+      this.#dispatch();
+      return;
+    }
+    this.#batchTimer ??= setTimeout(() => {
+      this.#batchTimer = undefined;
+      this.#dispatch();
+    }, maxWaitMs);
+  }
+
+  #dispatch(): void {
+    if (this.#batchTimer) {
+      clearTimeout(this.#batchTimer);
+      this.#batchTimer = undefined;
+    }
+    if (this.#builder.isEmpty) return;
+    const batch = this.#builder.build(this.#nextSeq++);
+    this.#builder = this.#newBuilder();
+    this.#inFlight.add(batch);
+    this.#bufferedBytes += batch.bytes;
+    this.#updateGauges();
+    void this.#deliver(batch);
+  }
+
+  async #deliver(batch: BuiltBatch): Promise<void> {
+    const startedAt = performance.now();
+    const signal = this.#sendAbort.signal;
+    try {
+      await this.#writeDeadLetters(batch.deadLetters, signal);
+      if (batch.events.length > 0) await this.#sendUntilSettled(batch.seq, batch.events, signal);
+      for (const segment of batch.segments) this.#ack(segment);
+      this.#deps.metrics.batchDuration.observe({ sink: this.name }, (performance.now() - startedAt) / 1000);
+    } catch (error) {
+      if (!signal.aborted) {
+        this.#deps.log.error({ sink: this.name, err: error }, 'Batch delivery failed unexpectedly; it will be re-read.');
+      }
+    } finally {
+      this.#inFlight.delete(batch);
+      this.#bufferedBytes -= batch.bytes;
+      this.#updateGauges();
+      const waiter = this.#roomWaiter;
+      this.#roomWaiter = undefined;
+      waiter?.();
+      if (this.#inFlight.size === 0) {
+        const waiters = this.#idleWaiters;
+        this.#idleWaiters = [];
+        for (const resolve of waiters) resolve();
+      }
+    }
+  }
+
+  #ack(segment: Segment): void {
+    const watermark = this.#tracker.ack(segment);
+    if (watermark !== undefined) this.#deps.onAcknowledged(segment.fileKey, watermark);
+  }
+
+  /** Dead-letter writes are retried like a sink: a full disk must not turn into a skipped range. */
+  async #writeDeadLetters(records: readonly DeadLetterRecord[], signal: AbortSignal): Promise<void> {
+    if (records.length === 0) return;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.#deps.deadLetter.write(records);
+        break;
+      } catch (error) {
+        this.#deps.log.error({ sink: this.name, err: error, attempt }, 'Cannot write the dead-letter file, retrying.');
+        await abortableDelay(backoffDelayMs(attempt, this.#options.retry), signal);
+      }
+    }
+    this.#deadLettered += records.length;
+    for (const record of records) this.#deps.metrics.eventsDeadLettered.inc({ sink: this.name, reason: record.reason });
+  }
+
+  /** Sends until every event is delivered or dead-lettered; retries without end, as the file is the buffer. */
+  async #sendUntilSettled(seq: number, events: readonly OutEvent[], signal: AbortSignal): Promise<void> {
+    let pending = events;
+    let attempt = 0;
+    while (pending.length > 0) {
+      const result = await this.#sendOnce(seq, pending, signal);
+      switch (result.status) {
+        case 'delivered':
+          this.#recordSuccess(pending.length);
+          return;
+        case 'partial': {
+          await this.#rejectEvents(pending, result.rejected, signal);
+          const delivered = pending.length - result.retry.length - result.rejected.length;
+          if (delivered > 0) this.#recordSuccess(delivered);
+          pending = result.retry.map((index) => pending[index] as OutEvent);
+          if (pending.length === 0) return;
+          attempt++;
+          this.#recordFailure(`${result.retry.length} of the batch's events need another attempt`, attempt);
+          await abortableDelay(backoffDelayMs(attempt, this.#options.retry), signal);
+          continue;
+        }
+        case 'retryable':
+          attempt++;
+          this.#recordFailure(result.reason, attempt);
+          await abortableDelay(backoffDelayMs(attempt, this.#options.retry, result.retryAfterMs), signal);
+          continue;
+        case 'rejected':
+          await this.#rejectEvents(
+            pending,
+            pending.map((_event, index) => ({ index, reason: result.reason })),
+            signal,
+          );
+          return;
+        case 'too-large': {
+          if (pending.length === 1) {
+            await this.#rejectEvents(pending, [{ index: 0, reason: `too large for the sink: ${result.reason}` }], signal);
+            return;
+          }
+          const half = Math.ceil(pending.length / 2);
+          await this.#sendUntilSettled(seq, pending.slice(0, half), signal);
+          await this.#sendUntilSettled(seq, pending.slice(half), signal);
+          return;
+        }
+      }
+    }
+  }
+
+  async #sendOnce(seq: number, events: readonly OutEvent[], signal: AbortSignal): Promise<SendResult> {
+    let bytes = 0;
+    for (const event of events) bytes += event.raw.length;
+    try {
+      return await this.#deps.sink.send({ seq, events, bytes }, signal);
+    } catch (error) {
+      if (signal.aborted) throw error;
+      // A sink should classify its failures; a throw is treated as retryable so nothing is lost.
+      return { status: 'retryable', reason: describeError(error) };
+    }
+  }
+
+  async #rejectEvents(events: readonly OutEvent[], rejected: readonly Rejection[], signal: AbortSignal): Promise<void> {
+    const records = rejected.map(({ index, reason }): DeadLetterRecord => {
+      const event = events[index] as OutEvent;
+      return {
+        sink: this.name,
+        reason: 'rejected-by-sink',
+        detail: reason,
+        path: event.origin.path,
+        fileKey: event.origin.fileKey,
+        offset: event.origin.offset,
+        event: event.audit,
+      };
+    });
+    if (records.length > 0) {
+      this.#deps.log.warn(
+        { sink: this.name, count: records.length, reason: rejected[0]?.reason },
+        'Sink rejected events permanently; they were written to the dead-letter file.',
+      );
+    }
+    await this.#writeDeadLetters(records, signal);
+  }
+
+  #recordSuccess(count: number): void {
+    this.#delivered += count;
+    this.#deps.metrics.eventsDelivered.inc({ sink: this.name }, count);
+    this.#lastSuccessAt = new Date();
+    if (this.#state !== 'ok') this.#deps.log.info({ sink: this.name }, 'Sink recovered.');
+    this.#state = 'ok';
+    this.#consecutiveFailures = 0;
+    this.#failingSince = undefined;
+  }
+
+  #recordFailure(reason: string, attempt: number): void {
+    this.#retried++;
+    this.#consecutiveFailures++;
+    this.#deps.metrics.sendRetries.inc({ sink: this.name });
+    this.#lastError = reason;
+    this.#failingSince ??= new Date();
+    const failingAfter = this.#options.failingAfterAttempts ?? 3;
+    this.#state = this.#consecutiveFailures >= failingAfter ? 'failing' : 'retrying';
+    this.#deps.log.warn({ sink: this.name, attempt, reason }, 'Send failed, retrying.');
+  }
+
+  #updateGauges(): void {
+    this.#deps.metrics.inFlightBatches.set({ sink: this.name }, this.#inFlight.size);
+    this.#deps.metrics.bufferedBytes.set({ sink: this.name }, this.#bufferedBytes);
+  }
+}

@@ -1,0 +1,36 @@
+// Makes an oversized event fit a sink by dropping the bodies the API server itself drops when it
+// truncates (responseObject first, then requestObject), so who did what, when and with what outcome
+// always arrives. Only an event that still does not fit is given up on (dead-letter).
+import type { AuditEvent, OutEvent } from './event.ts';
+
+const DROPPABLE_FIELDS = ['responseObject', 'requestObject'] as const;
+
+export type FitOutcome =
+  | { readonly fits: true; readonly event: OutEvent }
+  | { readonly fits: false; readonly sizeBytes: number };
+
+/** The serialized size of an event as the sinks see it, approximated by its source line. */
+export function eventSizeBytes(event: OutEvent): number {
+  return Buffer.byteLength(event.raw);
+}
+
+export function fitEvent(event: OutEvent, maxEventBytes: number): FitOutcome {
+  const originalBytes = eventSizeBytes(event);
+  if (originalBytes <= maxEventBytes) return { fits: true, event };
+  const removed: string[] = [];
+  let audit: AuditEvent = event.audit;
+  let sizeBytes = originalBytes;
+  for (const field of DROPPABLE_FIELDS) {
+    if (audit[field] === undefined) continue;
+    const { [field]: _dropped, ...rest } = audit;
+    audit = rest;
+    removed.push(field);
+    const annotations = { ...audit.annotations, 'audit.k8s.io/truncated': 'true' };
+    audit = { ...audit, annotations };
+    sizeBytes = Buffer.byteLength(JSON.stringify(audit));
+    if (sizeBytes <= maxEventBytes) {
+      return { fits: true, event: { ...event, audit, raw: JSON.stringify(audit), shrunk: { removed, originalBytes } } };
+    }
+  }
+  return { fits: false, sizeBytes };
+}

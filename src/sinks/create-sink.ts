@@ -1,0 +1,22 @@
+// Builds the sink a config entry describes. The only place that knows every sink type.
+import type { Writable } from 'node:stream';
+import type { Logger } from 'pino';
+import type { SinkConfig } from '../config/schema.ts';
+import { FileSink } from './file/file-sink.ts';
+import type { Sink } from './sink.ts';
+import { StdoutSink } from './stdout/stdout-sink.ts';
+
+export interface SinkDeps {
+  readonly log: Logger;
+  readonly stdout: Writable;
+}
+
+export function createSink(config: SinkConfig, deps: SinkDeps): Sink {
+  const base = { name: config.name, ...(config.maxEventBytes !== undefined && { maxEventBytes: config.maxEventBytes }) };
+  switch (config.type) {
+    case 'file':
+      return new FileSink({ ...base, path: config.path });
+    case 'stdout':
+      return new StdoutSink(base, deps.stdout);
+  }
+}

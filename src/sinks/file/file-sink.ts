@@ -1,0 +1,82 @@
+// Writes enriched events as JSON lines to a local file (append, fsync per batch). Also the demo's
+// sink and the reference for tests: a batch is acknowledged only once it is on disk.
+import { mkdir, open, type FileHandle } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { describeError, ForwarderError } from '../../errors.ts';
+import { toEnrichedJson } from '../../pipeline/enrich.ts';
+import type { Batch, SendResult, Sink } from '../sink.ts';
+
+export interface FileSinkOptions {
+  readonly name: string;
+  readonly path: string;
+  readonly maxEventBytes?: number;
+}
+
+const DEFAULT_MAX_EVENT_BYTES = 64 * 1024 * 1024;
+
+export class FileSink implements Sink {
+  readonly name: string;
+  readonly type = 'file';
+  readonly maxEventBytes: number;
+  readonly #path: string;
+  #handle: FileHandle | undefined;
+  /** Sends are serialized so that batches land in the order they were dispatched. */
+  #tail: Promise<unknown> = Promise.resolve();
+
+  constructor(options: FileSinkOptions) {
+    this.name = options.name;
+    this.#path = options.path;
+    this.maxEventBytes = options.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES;
+  }
+
+  async healthcheck(): Promise<void> {
+    try {
+      await this.#open();
+    } catch (error) {
+      throw new ForwarderError('KAF_SINK_HEALTHCHECK', `Sink ${this.name}: cannot open ${this.#path}`, {
+        cause: error,
+      });
+    }
+  }
+
+  send(batch: Batch): Promise<SendResult> {
+    const result = this.#tail.then(() => this.#write(batch));
+    this.#tail = result;
+    return result;
+  }
+
+  async #write(batch: Batch): Promise<SendResult> {
+    let text = '';
+    for (const event of batch.events) text += `${toEnrichedJson(event)}\n`;
+    try {
+      const handle = await this.#open();
+      await handle.appendFile(text);
+      await handle.datasync();
+      return { status: 'delivered' };
+    } catch (error) {
+      // A full disk or a vanished directory may recover; the lane retries with backoff.
+      await this.#handle?.close().catch(() => undefined);
+      this.#handle = undefined;
+      return { status: 'retryable', reason: `cannot write ${this.#path}: ${describeError(error)}` };
+    }
+  }
+
+  async #open(): Promise<FileHandle> {
+    if (!this.#handle) {
+      await mkdir(dirname(this.#path), { recursive: true });
+      this.#handle = await open(this.#path, 'a', 0o600);
+    }
+    return this.#handle;
+  }
+
+  async close(): Promise<void> {
+    await this.#tail.catch(() => undefined);
+    await this.#handle?.close();
+    this.#handle = undefined;
+  }
+
+  destroy(): void {
+    void this.#handle?.close().catch(() => undefined);
+    this.#handle = undefined;
+  }
+}
