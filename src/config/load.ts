@@ -94,7 +94,8 @@ function formatIssue(issue: z.core.$ZodIssue, input: unknown): string {
     return `${where}: expected one of ${options}, got ${describeValue(valueAt(input, issue.path))}`;
   }
   if (issue.code === 'too_small' && issue.origin === 'number') {
-    return `${where}: expected a number >= ${String(issue.minimum)}, got ${describeValue(valueAt(input, issue.path))}`;
+    const bound = `${issue.inclusive ? '>=' : '>'} ${String(issue.minimum)}`;
+    return `${where}: expected a number ${bound}, got ${describeValue(valueAt(input, issue.path))}`;
   }
   return `${where}: ${issue.message}`;
 }

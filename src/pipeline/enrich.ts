@@ -67,10 +67,8 @@ export function eventTimestamp(audit: AuditEvent): string {
  * so Go's escapes and key order survive (JSON.stringify would turn \u0026 into &).
  */
 export function toEnrichedJson(event: OutEvent): string {
-  const prefix = `{"@timestamp":${JSON.stringify(event.timestamp)},"cluster":${JSON.stringify(event.cluster)},"node":${JSON.stringify(event.node)},"eventId":"${event.id}"`;
-  if (event.shrunk) {
-    return `${prefix},"forwarder":${JSON.stringify({ shrunk: event.shrunk })},${JSON.stringify(event.audit).slice(1)}`;
-  }
+  let prefix = `{"@timestamp":${JSON.stringify(event.timestamp)},"cluster":${JSON.stringify(event.cluster)},"node":${JSON.stringify(event.node)},"eventId":"${event.id}"`;
+  if (event.shrunk) prefix += `,"forwarder":${JSON.stringify({ shrunk: event.shrunk })}`;
   const body = event.raw.trimStart().slice(1).trimStart();
   return body.startsWith('}') ? `${prefix}}` : `${prefix},${body}`;
 }

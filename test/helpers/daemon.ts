@@ -1,0 +1,86 @@
+// Runs the real forwarder CLI in a child process (the way it runs in production) for end-to-end
+// tests: writes its config, finds its status address in the logs, and stops it with a signal.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { waitFor } from './wait.ts';
+
+const MAIN = new URL('../../src/main.ts', import.meta.url).pathname;
+
+export interface DaemonHandle {
+  readonly child: ChildProcess;
+  readonly statusUrl: string;
+  /** Parsed JSON log lines so far. */
+  readonly logs: Record<string, unknown>[];
+  readonly stderr: () => string;
+  /** Sends the signal and resolves with the exit code (or the signal name when killed). */
+  stop(signal?: NodeJS.Signals): Promise<number | string>;
+  readonly exited: Promise<number | string>;
+}
+
+export async function writeConfig(dir: string, config: Record<string, unknown>): Promise<string> {
+  const path = join(dir, 'forwarder.yaml');
+  await writeFile(path, stringify(config));
+  return path;
+}
+
+export async function startDaemon(configPath: string, env: Record<string, string> = {}): Promise<DaemonHandle> {
+  const child = spawn(process.execPath, [MAIN, 'run', '--config', configPath, '--status-listen', '127.0.0.1:0'], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logs: Record<string, unknown>[] = [];
+  let stderr = '';
+  let pending = '';
+  child.stdout?.setEncoding('utf8').on('data', (text: string) => {
+    pending += text;
+    let newline = pending.indexOf('\n');
+    while (newline !== -1) {
+      const line = pending.slice(0, newline);
+      pending = pending.slice(newline + 1);
+      try {
+        logs.push(JSON.parse(line) as Record<string, unknown>);
+      } catch {
+        logs.push({ msg: line, unparsed: true });
+      }
+      newline = pending.indexOf('\n');
+    }
+  });
+  child.stderr?.setEncoding('utf8').on('data', (text: string) => {
+    stderr += text;
+  });
+  const exited = new Promise<number | string>((resolve) => {
+    child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown'));
+  });
+  let statusUrl = '';
+  let exitedEarly = false;
+  void exited.then(() => {
+    exitedEarly = true;
+  });
+  await waitFor(
+    () => {
+      if (exitedEarly) throw new Error(`daemon exited early: ${stderr}\n${JSON.stringify(logs)}`);
+      const started = logs.find((entry) => entry.msg === 'Forwarder started.');
+      if (typeof started?.status === 'string') statusUrl = started.status.replace(/\/status$/, '');
+      return statusUrl !== '';
+    },
+    { timeoutMs: 20_000, what: 'the daemon to start' },
+  );
+  return {
+    child,
+    statusUrl,
+    logs,
+    stderr: () => stderr,
+    exited,
+    stop: async (signal: NodeJS.Signals = 'SIGTERM') => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}
+
+export async function fetchJson<T = Record<string, unknown>>(url: string): Promise<T> {
+  const response = await fetch(url);
+  return (await response.json()) as T;
+}

@@ -1,0 +1,246 @@
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Lane, type LaneOptions } from '../../../src/pipeline/lane.ts';
+import { DeadLetterFile } from '../../../src/sinks/dead-letter.ts';
+import type { SourceItem } from '../../../src/source/source.ts';
+import { ForwarderMetrics } from '../../../src/status/metrics.ts';
+import { auditLine, linesItem, ListSource, ScriptedSink } from '../../helpers/lane-fakes.ts';
+
+const options: LaneOptions = {
+  batch: { maxEvents: 2, maxBytes: 1024 * 1024, maxWaitMs: 5 },
+  maxInFlightBatches: 2,
+  maxBufferedBytes: 1024 * 1024,
+  retry: { initialBackoffMs: 1, maxBackoffMs: 2 },
+};
+
+interface Harness {
+  lane: Lane;
+  source: ListSource;
+  sink: ScriptedSink;
+  acks: Map<string, number>;
+  deadLetter: DeadLetterFile;
+  metrics: ForwarderMetrics;
+  stop: () => Promise<void>;
+}
+
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'kaf-lane-'));
+});
+const open: Harness[] = [];
+afterEach(async () => {
+  for (const harness of open.splice(0)) await harness.stop();
+});
+
+function startLane(items: readonly SourceItem[], sink = new ScriptedSink(), laneOptions = options): Harness {
+  const source = new ListSource(items);
+  const acks = new Map<string, number>();
+  const deadLetter = new DeadLetterFile(dir);
+  const metrics = new ForwarderMetrics({ collectProcessMetrics: false });
+  const lane = new Lane(laneOptions, {
+    sink,
+    source,
+    enrich: { cluster: 'c1', node: 'n1' },
+    deadLetter,
+    onAcknowledged: (key, offset) => acks.set(key, offset),
+    log: pino({ level: 'silent' }),
+    metrics,
+  });
+  const abort = new AbortController();
+  const running = lane.run(abort.signal);
+  const harness: Harness = {
+    lane,
+    source,
+    sink,
+    acks,
+    deadLetter,
+    metrics,
+    stop: async () => {
+      abort.abort(new Error('test over'));
+      await running;
+      lane.abort();
+      await lane.drain(50);
+      await deadLetter.close();
+    },
+  };
+  open.push(harness);
+  return harness;
+}
+
+async function waitFor(predicate: () => boolean, timeoutMs = 2000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+async function deadLetters(): Promise<Record<string, unknown>[]> {
+  const text = await readFile(join(dir, 'dead-letter.jsonl'), 'utf8').catch(() => '');
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+describe('Lane', () => {
+  it('delivers every event once, enriched, and acknowledges up to the end of what it read', async () => {
+    const item = linesItem([auditLine('a'), auditLine('b'), auditLine('c')], 100);
+    const { sink, acks } = startLane([item]);
+    await waitFor(() => acks.get('f1') === item.end);
+    expect(sink.delivered).toEqual(['a', 'b', 'c']);
+    const event = sink.calls[0]?.events[0];
+    expect(event).toMatchObject({ cluster: 'c1', node: 'n1', timestamp: '2026-11-28T10:00:00.100000Z' });
+    expect(event?.id).toMatch(/^[A-Za-z0-9_-]{32}$/);
+  });
+
+  it('writes invalid lines to the dead-letter file with the reason and still acknowledges their range', async () => {
+    const item = linesItem([auditLine('a'), '{not json', '[1,2]', auditLine('b')]);
+    const { sink, acks } = startLane([item]);
+    await waitFor(() => acks.get('f1') === item.end);
+    expect(sink.delivered).toEqual(['a', 'b']);
+    const records = await deadLetters();
+    expect(records.map((r) => [r.reason, r.offset, r.line])).toEqual([
+      ['invalid-json', item.kind === 'lines' ? item.lineOffsets[1] : -1, '{not json'],
+      ['not-an-object', item.kind === 'lines' ? item.lineOffsets[2] : -1, '[1,2]'],
+    ]);
+    expect(records[0]).toMatchObject({ sink: 'scripted', path: '/logs/f1', fileKey: 'f1' });
+  });
+
+  it('stores invalid UTF-8 lines as base64', async () => {
+    const bad = Buffer.from([0x7b, 0xff, 0xfe, 0x7d]);
+    const item: SourceItem = {
+      kind: 'lines',
+      file: { key: 'f1', path: '/logs/f1' },
+      start: 0,
+      end: 5,
+      lines: [bad],
+      lineOffsets: [0],
+    };
+    const { acks } = startLane([item]);
+    await waitFor(() => acks.get('f1') === 5);
+    expect(await deadLetters()).toMatchObject([{ reason: 'invalid-utf8', lineEncoding: 'base64', line: bad.toString('base64') }]);
+  });
+
+  it('retries retryable failures until the sink takes the batch, counting each retry', async () => {
+    const sink = new ScriptedSink((_batch, call) =>
+      call <= 3 ? { status: 'retryable', reason: 'HTTP 503' } : { status: 'delivered' },
+    );
+    const item = linesItem([auditLine('a'), auditLine('b')]);
+    const { acks, lane } = startLane([item], sink);
+    await waitFor(() => acks.get('f1') === item.end);
+    expect(sink.delivered).toEqual(['a', 'b']);
+    expect(lane.status()).toMatchObject({ state: 'ok', retried: 3, delivered: 2, lastError: 'HTTP 503' });
+  });
+
+  it('reports a sink that keeps failing as failing and never acknowledges its events', async () => {
+    const sink = new ScriptedSink(() => ({ status: 'retryable', reason: 'connection refused' }));
+    const item = linesItem([auditLine('a')]);
+    const { acks, lane } = startLane([item], sink);
+    await waitFor(() => sink.calls.length >= 5);
+    expect(lane.status()).toMatchObject({ state: 'failing', lastError: 'connection refused', delivered: 0 });
+    expect(lane.status().failingSince).toBeDefined();
+    expect(acks.get('f1')).toBeUndefined();
+  });
+
+  it('resends only the events a partial result asks for and dead-letters the rejected ones', async () => {
+    const sink = new ScriptedSink((batch, call) =>
+      call === 1
+        ? { status: 'partial', retry: [1], rejected: [{ index: 0, reason: 'mapper_parsing_exception' }] }
+        : { status: 'delivered' },
+    );
+    const item = linesItem([auditLine('a'), auditLine('b')]);
+    const { acks } = startLane([item], sink);
+    await waitFor(() => acks.get('f1') === item.end);
+    expect(sink.calls.map((call) => call.events.map((event) => event.audit.auditID))).toEqual([['a', 'b'], ['b']]);
+    expect(sink.delivered).toEqual(['b']);
+    expect(await deadLetters()).toMatchObject([
+      { reason: 'rejected-by-sink', detail: 'mapper_parsing_exception', event: { auditID: 'a' } },
+    ]);
+  });
+
+  it('splits a batch the sink finds too large and sends the halves', async () => {
+    const sink = new ScriptedSink((batch) =>
+      batch.events.length > 1 ? { status: 'too-large', reason: 'HTTP 413' } : { status: 'delivered' },
+    );
+    const item = linesItem([auditLine('a'), auditLine('b'), auditLine('c'), auditLine('d')]);
+    const { acks } = startLane([item], sink, { ...options, batch: { ...options.batch, maxEvents: 4 } });
+    await waitFor(() => acks.get('f1') === item.end);
+    expect(sink.delivered).toEqual(['a', 'b', 'c', 'd']);
+  });
+
+  it('dead-letters a single event that is still too large for the sink', async () => {
+    const sink = new ScriptedSink(() => ({ status: 'too-large', reason: 'HTTP 413' }));
+    const item = linesItem([auditLine('a')]);
+    const { acks } = startLane([item], sink);
+    await waitFor(() => acks.get('f1') === item.end);
+    expect(await deadLetters()).toMatchObject([{ reason: 'rejected-by-sink', detail: 'too large for the sink: HTTP 413' }]);
+  });
+
+  it('advances the watermark only over contiguous acknowledged batches', async () => {
+    const releases: (() => void)[] = [];
+    const sink = new ScriptedSink(
+      () =>
+        new Promise((resolve) => {
+          releases.push(() => resolve({ status: 'delivered' }));
+        }),
+    );
+    const first = linesItem([auditLine('a'), auditLine('b')]);
+    const second = linesItem([auditLine('c'), auditLine('d')], first.end);
+    const { acks } = startLane([first, second], sink);
+    await waitFor(() => releases.length === 2);
+    releases[1]?.();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(acks.get('f1')).toBeUndefined();
+    releases[0]?.();
+    await waitFor(() => acks.get('f1') === second.end);
+  });
+
+  it('stops pulling from the source while the sink holds maxInFlightBatches', async () => {
+    const sink = new ScriptedSink(() => new Promise(() => undefined));
+    const items = Array.from({ length: 20 }, (_, index) => linesItem([auditLine(`e${index}`)], index * 1000));
+    const { source } = startLane(items, sink, { ...options, batch: { ...options.batch, maxEvents: 1 } });
+    await waitFor(() => sink.calls.length === 2);
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    expect(sink.calls.length).toBe(2);
+    expect(source.pulls).toBeLessThanOrEqual(3);
+  });
+
+  it('dead-letters oversize lines with their length and acknowledges skipped NUL ranges', async () => {
+    const file = { key: 'f1', path: '/logs/f1' };
+    const items: SourceItem[] = [
+      { kind: 'oversize', file, start: 0, end: 10_001, head: Buffer.from('{"kind":"Ev'), length: 10_000 },
+      { kind: 'skipped', file, start: 10_001, end: 10_101, reason: 'nul-bytes' },
+      linesItem([auditLine('a')], 10_101),
+    ];
+    const { acks, sink, metrics } = startLane(items);
+    const end = items[2]?.end ?? 0;
+    await waitFor(() => acks.get('f1') === end);
+    expect(sink.delivered).toEqual(['a']);
+    expect(await deadLetters()).toMatchObject([
+      { reason: 'line-too-long', length: 10_000, offset: 0, truncated: true, line: '{"kind":"Ev' },
+    ]);
+    expect(await metrics.registry.getSingleMetricAsString('audit_forwarder_skipped_bytes_total')).toContain(
+      'audit_forwarder_skipped_bytes_total{reason="nul-bytes"} 100',
+    );
+  });
+
+  it('shrinks an event over the sink limit by dropping responseObject, then requestObject', async () => {
+    const big = auditLine('a', 'ResponseComplete', {
+      requestObject: { spec: 'r'.repeat(300) },
+      responseObject: { spec: 'x'.repeat(5000) },
+    });
+    const sink = new ScriptedSink(undefined, 1000);
+    const item = linesItem([big, auditLine('b', 'ResponseComplete', { responseObject: { x: 'y'.repeat(5000) }, requestObject: { y: 'z'.repeat(5000) } })]);
+    const { acks } = startLane([item], sink);
+    await waitFor(() => acks.get('f1') === item.end);
+    const [first, second] = sink.calls.flatMap((call) => call.events);
+    expect(first?.shrunk).toEqual({ removed: ['responseObject'], originalBytes: Buffer.byteLength(big) });
+    expect(first?.audit.requestObject).toEqual({ spec: 'r'.repeat(300) });
+    expect(first?.audit.annotations).toEqual({ 'audit.k8s.io/truncated': 'true' });
+    expect(second?.shrunk?.removed).toEqual(['responseObject', 'requestObject']);
+  });
+});
