@@ -33,7 +33,14 @@ const dataLossSchema = z
   .object({
     path: z.string(),
     key: z.string(),
+    dev: z.number().int().nonnegative().optional(),
+    ino: z.number().int().nonnegative().optional(),
+    /** The most any sink missed: max over unreadBytesBySink. */
     unreadBytes: offsetSchema,
+    /** Bytes each sink had not read when the file disappeared. */
+    unreadBytesBySink: z.record(z.string(), offsetSchema).optional(),
+    /** True when the file may have grown after its size was last recorded (the loss is at least this). */
+    unreadBytesIsLowerBound: z.boolean().optional(),
     detectedAt: z.string(),
     reason: z.string(),
   })
@@ -158,7 +165,8 @@ export class CheckpointStore {
 
   addDataLoss(record: DataLossRecord): void {
     this.#dataLoss.push(record);
-    if (this.#dataLoss.length > MAX_DATA_LOSS_RECORDS) this.#dataLoss = this.#dataLoss.slice(-MAX_DATA_LOSS_RECORDS);
+    if (this.#dataLoss.length > MAX_DATA_LOSS_RECORDS)
+      this.#dataLoss = this.#dataLoss.slice(-MAX_DATA_LOSS_RECORDS);
     this.#dirty = true;
   }
 
@@ -210,7 +218,10 @@ export function parseCheckpoint(text: string): ParseResult {
   const result = checkpointSchema.safeParse(json);
   if (!result.success) {
     const issue = result.error.issues[0];
-    return { ok: false, reason: `unexpected content at ${issue?.path.join('.') ?? '?'}: ${issue?.message ?? ''}` };
+    return {
+      ok: false,
+      reason: `unexpected content at ${issue?.path.join('.') ?? '?'}: ${issue?.message ?? ''}`,
+    };
   }
   return { ok: true, document: result.data };
 }

@@ -23,6 +23,11 @@ export interface StoredPod extends StoredObject {
   readonly createBody: object;
 }
 
+/** A ConfigMap and the body a client sends to create it. */
+export interface StoredConfigMap extends StoredObject {
+  readonly createBody: object;
+}
+
 /** Inputs shared by all builders. */
 export interface BodyContext {
   readonly rng: Prng;
@@ -375,7 +380,7 @@ export function buildDeployment(ctx: BodyContext, workload: Workload): StoredObj
 }
 
 /** An application ConfigMap whose values contain &, < and > (Go escapes them) and some non-ASCII. */
-export function buildConfigMap(ctx: BodyContext, namespace: string, name: string): StoredObject {
+export function buildConfigMap(ctx: BodyContext, namespace: string, name: string): StoredConfigMap {
   const { rng, encoder, createdAt } = ctx;
   const uid = rng.uuidV4();
   const resourceVersion = ctx.nextResourceVersion();
@@ -410,7 +415,13 @@ export function buildConfigMap(ctx: BodyContext, namespace: string, name: string
     },
     data,
   });
-  return Object.freeze({ namespace, name, uid, resourceVersion, body });
+  const createBody = encoder.intern({
+    kind: 'ConfigMap',
+    apiVersion: 'v1',
+    metadata: { name, namespace, creationTimestamp: null },
+    data,
+  });
+  return Object.freeze({ namespace, name, uid, resourceVersion, body, createBody });
 }
 
 function pemCertificate(rng: Prng): string {

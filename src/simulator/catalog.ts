@@ -136,6 +136,7 @@ export function buildCatalog(rng: Prng, encoder: GoJsonEncoder): Catalog {
         username: `system:serviceaccount:kube-system:${name}`,
         uid: rng.uuidV4(),
         groups: saGroups('kube-system'),
+        extra: { 'authentication.kubernetes.io/credential-id': [`JTI=${rng.uuidV4()}`] },
       }),
       sourceIPs: encoder.intern([controlPlaneIP]),
       userAgent: kubeAgent('kube-controller-manager', `/system:serviceaccount:kube-system:${name}`),

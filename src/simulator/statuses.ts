@@ -2,9 +2,15 @@
 // parsers and SIEM rules see realistic failure messages.
 import type { SimObjectRef, SimStatus } from './audit-types.ts';
 
-/** `{"metadata":{},"code":N}`: how success statuses appear in audit events. */
+const OK_STATUSES: Readonly<Record<101 | 200 | 201, SimStatus>> = Object.freeze({
+  101: Object.freeze({ metadata: Object.freeze({}), code: 101 }),
+  200: Object.freeze({ metadata: Object.freeze({}), code: 200 }),
+  201: Object.freeze({ metadata: Object.freeze({}), code: 201 }),
+});
+
+/** `{"metadata":{},"code":N}`: how success statuses appear. Shared frozen objects, so encoders can cache them. */
 export function okStatus(code: 101 | 200 | 201): SimStatus {
-  return { metadata: {}, code };
+  return OK_STATUSES[code];
 }
 
 function kindDetails(ref: SimObjectRef): NonNullable<SimStatus['details']> {

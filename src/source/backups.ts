@@ -54,7 +54,10 @@ export function globToRegExp(glob: string): RegExp {
       const close = glob.indexOf(']', i + 1);
       if (close === -1) source += '\\[';
       else {
-        const body = glob.slice(i + 1, close).replace(/^!/, '^').replaceAll('\\', '\\\\');
+        const body = glob
+          .slice(i + 1, close)
+          .replace(/^!/, '^')
+          .replaceAll('\\', '\\\\');
         source += `[${body}]`;
         i = close;
       }

@@ -45,7 +45,10 @@ export function fingerprintOf(head: Buffer): { fingerprint: string; fingerprintB
 }
 
 /** True when `head` starts with the bytes the identity's fingerprint was taken over. */
-export function headMatches(identity: Pick<FileIdentity, 'fingerprint' | 'fingerprintBytes'>, head: Buffer): boolean {
+export function headMatches(
+  identity: Pick<FileIdentity, 'fingerprint' | 'fingerprintBytes'>,
+  head: Buffer,
+): boolean {
   if (head.length < identity.fingerprintBytes) return false;
   return sha256Hex(head.subarray(0, identity.fingerprintBytes)) === identity.fingerprint;
 }

@@ -14,7 +14,7 @@ export interface LineSplitterOptions {
 }
 
 export class LineSplitter {
-  readonly #file: FileRef;
+  #file: FileRef;
   readonly #maxLineBytes: number;
   readonly #headBytes: number;
   /** Bytes of an unfinished line (copied: the caller reuses its read buffer). */
@@ -31,6 +31,15 @@ export class LineSplitter {
     this.#lineStart = startOffset;
     this.#maxLineBytes = options.maxLineBytes;
     this.#headBytes = Math.min(options.oversizeHeadBytes ?? 64 * 1024, options.maxLineBytes);
+  }
+
+  /** The file items are attributed to; retargeted when the file is renamed (same key, new path). */
+  get file(): FileRef {
+    return this.#file;
+  }
+
+  set file(file: FileRef) {
+    this.#file = file;
   }
 
   /** Offset of the first byte that has not been emitted in an item yet. */
@@ -54,7 +63,14 @@ export class LineSplitter {
     let chunkStart = this.#lineStart;
     const flushLines = (): void => {
       if (lines.length > 0) {
-        out.push({ kind: 'lines', file: this.#file, start: chunkStart, end: this.#lineStart, lines, lineOffsets });
+        out.push({
+          kind: 'lines',
+          file: this.#file,
+          start: chunkStart,
+          end: this.#lineStart,
+          lines,
+          lineOffsets,
+        });
         lines = [];
         lineOffsets = [];
       }
@@ -132,7 +148,14 @@ export class LineSplitter {
     this.#lineStart += this.#pendingBytes;
     this.#pending = [];
     this.#pendingBytes = 0;
-    out.push({ kind: 'lines', file: this.#file, start, end: this.#lineStart, lines: [line], lineOffsets: [start] });
+    out.push({
+      kind: 'lines',
+      file: this.#file,
+      start,
+      end: this.#lineStart,
+      lines: [line],
+      lineOffsets: [start],
+    });
   }
 
   #beginOversize(current: Buffer, lineLength: number): void {

@@ -5,6 +5,8 @@ import { watch, type FSWatcher } from 'chokidar';
 import { stat } from 'node:fs/promises';
 import type { Logger } from 'pino';
 
+const READY_TIMEOUT_MS = 2000;
+
 export type WatchHint = 'change' | 'add' | 'unlink' | 'poll';
 
 export interface DirectoryWatcherOptions {
@@ -25,13 +27,14 @@ export class DirectoryWatcher {
     this.#options = options;
   }
 
-  start(): void {
+  /** Starts polling and watching; resolves once the watcher is ready (events before that are missed). */
+  async start(): Promise<void> {
     this.#pollTimer = setInterval(() => {
       this.#options.onHint('poll', undefined);
       // The directory may not exist yet (API server not started): watch it once it does.
       if (this.#fsWatcher === undefined) void this.#tryWatch();
     }, this.#options.pollIntervalMs);
-    void this.#tryWatch();
+    await this.#tryWatch();
   }
 
   async close(): Promise<void> {
@@ -42,6 +45,10 @@ export class DirectoryWatcher {
     await watcher?.close();
   }
 
+  #isWatchingOrClosed(): boolean {
+    return this.#fsWatcher !== undefined || this.#closed;
+  }
+
   async #tryWatch(): Promise<void> {
     if (this.#fsWatcher !== undefined || this.#closed) return;
     try {
@@ -49,15 +56,24 @@ export class DirectoryWatcher {
     } catch {
       return;
     }
-    if (this.#fsWatcher !== undefined || this.#closed) return;
-    const watcher = watch(this.#options.dir, { depth: 0, ignoreInitial: true, persistent: true, atomic: false });
+    // Re-checked: close() or another attempt may have run during the await.
+    if (this.#isWatchingOrClosed()) return;
+    const watcher = watch(this.#options.dir, {
+      depth: 0,
+      ignoreInitial: true,
+      persistent: true,
+      atomic: false,
+    });
     this.#fsWatcher = watcher;
     watcher.on('all', (event, path) => {
       if (event === 'change' || event === 'add' || event === 'unlink') this.#options.onHint(event, path);
       else this.#options.onHint('add', undefined);
     });
     watcher.on('error', (error) => {
-      this.#options.log.warn({ err: error, dir: this.#options.dir }, 'File watcher failed; relying on polling.');
+      this.#options.log.warn(
+        { err: error, dir: this.#options.dir },
+        'File watcher failed; relying on polling.',
+      );
     });
   }
 }

@@ -1,0 +1,245 @@
+// One sink's reading cursor over the tailer's files: oldest file first, each from that sink's own
+// offset, through the tailer's shared descriptors (positional reads), so a slow sink never holds
+// back another. Invariant: every byte of a file, from where the lane started, is covered by exactly
+// one item, in order; a file's items never interleave with another file's partial line.
+import type { FileHandle } from 'node:fs/promises';
+import { FINGERPRINT_MAX_BYTES } from './identity.ts';
+import { GzipReader } from './gzip-reader.ts';
+import { LineSplitter } from './line-splitter.ts';
+import type { LineSource, SourceItem } from './source.ts';
+import type { TrackedFile } from './tracked-file.ts';
+
+/** Read size after a short read: a tailed file grows a little at a time, no need for a 1 MiB buffer. */
+const SMALL_READ_BYTES = 64 * 1024;
+
+/** What the tailer offers a cursor. */
+export interface CursorHost {
+  readonly readChunkBytes: number;
+  readonly maxLineBytes: number;
+  /** How long a rotated file ending in a partial line is given to be completed. */
+  readonly rotatedSettleMs: number;
+  readonly changeSeq: number;
+  /** Files to read, oldest first, the active file last. */
+  readableFiles(): readonly TrackedFile[];
+  /** Where `sink` starts in a file it has no state for: its acknowledged offset or the file's start offset. */
+  startOffset(sink: string, file: TrackedFile): number;
+  /** Resolves once changeSeq differs from `seq` (or after timeoutMs); rejects when the signal aborts. */
+  waitForChange(seq: number, signal: AbortSignal, timeoutMs?: number): Promise<void>;
+  requestScan(): void;
+  onSkipped(file: TrackedFile, start: number, end: number): void;
+  /** A .gz was read to its end: its exact uncompressed size. */
+  onCompressedEnd(file: TrackedFile, size: number): void;
+  /** A file cannot be read any further (corrupt gzip, I/O error) from `offset` on. */
+  onUnreadable(file: TrackedFile, offset: number, error: unknown): void;
+  onCursorClosed(cursor: LaneCursor): void;
+}
+
+interface LaneFileState {
+  /** Next byte to read (bytes before it went into the splitter). */
+  offset: number;
+  readonly splitter: LineSplitter;
+  generation: number;
+  gzip: GzipReader | undefined;
+  /** Read to the end of a file that no longer grows. */
+  done: boolean;
+}
+
+export class LaneCursor implements LineSource {
+  readonly sink: string;
+  readonly #host: CursorHost;
+  readonly #states = new Map<TrackedFile, LaneFileState>();
+  readonly #verifyBuffer = Buffer.alloc(FINGERPRINT_MAX_BYTES);
+  #queue: SourceItem[] = [];
+  #queueHead = 0;
+  #nextReadBytes: number;
+  #closed = false;
+
+  constructor(sink: string, host: CursorHost) {
+    this.sink = sink;
+    this.#host = host;
+    this.#nextReadBytes = host.readChunkBytes;
+  }
+
+  async next(signal: AbortSignal): Promise<SourceItem> {
+    for (;;) {
+      signal.throwIfAborted();
+      if (this.#closed) throw new Error(`The cursor of sink ${this.sink} is closed`);
+      if (this.#queueHead < this.#queue.length) {
+        const item = this.#queue[this.#queueHead];
+        this.#queueHead++;
+        if (item) return item;
+      }
+      this.#queue = [];
+      this.#queueHead = 0;
+      // Taken before looking, so a change that lands while we read is not missed.
+      const seq = this.#host.changeSeq;
+      const file = this.#pick();
+      if (file === undefined) {
+        await this.#host.waitForChange(seq, signal);
+        continue;
+      }
+      const outcome = await this.#read(file, this.#stateFor(file));
+      if (outcome === 'progress') continue;
+      await this.#host.waitForChange(seq, signal, outcome === 'wait' ? undefined : outcome);
+    }
+  }
+
+  /** Offset up to which this lane has read `file` (bytes handed out or held as a partial line). */
+  readOffset(file: TrackedFile): number | undefined {
+    return this.#states.get(file)?.offset;
+  }
+
+  /** Offset up to which this lane has handed out items for `file`. */
+  emittedOffset(file: TrackedFile): number | undefined {
+    return this.#states.get(file)?.splitter.committedOffset;
+  }
+
+  close(): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    this.#closed = true;
+    for (const state of this.#states.values()) state.gzip?.close();
+    this.#states.clear();
+    this.#host.onCursorClosed(this);
+    return Promise.resolve();
+  }
+
+  #pick(): TrackedFile | undefined {
+    const files = this.#host.readableFiles();
+    if (this.#states.size > files.length) this.#forgetGone(files);
+    for (const file of files) {
+      const state = this.#states.get(file);
+      if (state === undefined || !state.done) return file;
+      // A rotated file written to after we finished it (a writer that kept its descriptor).
+      if (file.state === 'rotated' && !file.compressed && file.size > state.offset) {
+        state.done = false;
+        return file;
+      }
+    }
+    return undefined;
+  }
+
+  #forgetGone(files: readonly TrackedFile[]): void {
+    const live = new Set(files);
+    for (const [file, state] of this.#states) {
+      if (!live.has(file)) {
+        state.gzip?.close();
+        this.#states.delete(file);
+      }
+    }
+  }
+
+  #stateFor(file: TrackedFile): LaneFileState {
+    let state = this.#states.get(file);
+    if (state === undefined) {
+      const offset = this.#host.startOffset(this.sink, file);
+      state = {
+        offset,
+        splitter: new LineSplitter(file.ref, offset, { maxLineBytes: this.#host.maxLineBytes }),
+        generation: file.generation,
+        gzip: undefined,
+        done: false,
+      };
+      this.#states.set(file, state);
+    }
+    if (state.splitter.file !== file.ref) state.splitter.file = file.ref;
+    return state;
+  }
+
+  /** 'progress': items queued or state moved on; 'wait': nothing to read now; a number: wait at most that long. */
+  async #read(file: TrackedFile, state: LaneFileState): Promise<'progress' | 'wait' | number> {
+    return file.compressed ? this.#readCompressed(file, state) : this.#readPlain(file, state);
+  }
+
+  async #readPlain(file: TrackedFile, state: LaneFileState): Promise<'progress' | 'wait' | number> {
+    const handle = file.handle;
+    if (handle === undefined) return 'wait';
+    // Captured before the read: see the copytruncate check below.
+    const wasActive = file.state === 'active';
+    const head = file.head;
+    const buffer = Buffer.allocUnsafe(this.#nextReadBytes);
+    let bytesRead: number;
+    try {
+      ({ bytesRead } = await handle.read(buffer, 0, buffer.length, state.offset));
+    } catch (error) {
+      if (file.handle !== handle) return 'progress';
+      this.#host.onUnreadable(file, state.offset, error);
+      return 'progress';
+    }
+    if (file.handle !== handle || file.state === 'lost') return 'progress';
+    if (bytesRead > 0) {
+      // An active file can be truncated in place and rewritten (copytruncate) at any moment. If its
+      // head still holds the bytes we know *after* our read, the read saw the original content.
+      if (wasActive && head.length > 0 && !(await this.#headMatches(handle, head))) {
+        this.#host.requestScan();
+        return 'wait';
+      }
+      this.#nextReadBytes = bytesRead === buffer.length ? this.#host.readChunkBytes : SMALL_READ_BYTES;
+      const queued = this.#queue.length;
+      state.splitter.push(buffer.subarray(0, bytesRead), this.#queue);
+      state.offset += bytesRead;
+      this.#reportSkipped(file, queued);
+      return 'progress';
+    }
+    this.#nextReadBytes = SMALL_READ_BYTES;
+    if (wasActive || file.state === 'active') return 'wait';
+    return this.#finishFile(file, state);
+  }
+
+  async #readCompressed(file: TrackedFile, state: LaneFileState): Promise<'progress' | 'wait' | number> {
+    const handle = file.handle;
+    if (handle === undefined) return 'wait';
+    if (state.gzip === undefined || state.generation !== file.generation) {
+      state.gzip?.close();
+      state.gzip = new GzipReader(handle, state.offset, this.#host.readChunkBytes);
+      state.generation = file.generation;
+    }
+    const gzip = state.gzip;
+    let piece;
+    try {
+      piece = await gzip.read();
+    } catch (error) {
+      gzip.close();
+      state.gzip = undefined;
+      if (file.handle === handle && file.state !== 'lost') this.#host.onUnreadable(file, state.offset, error);
+      return 'progress';
+    }
+    if (state.gzip !== gzip || file.state === 'lost') return 'progress';
+    if (piece !== undefined) {
+      const queued = this.#queue.length;
+      state.splitter.push(piece.data, this.#queue);
+      state.offset = piece.offset + piece.data.length;
+      this.#reportSkipped(file, queued);
+      return 'progress';
+    }
+    this.#host.onCompressedEnd(file, gzip.position);
+    gzip.close();
+    state.gzip = undefined;
+    return this.#finishFile(file, state);
+  }
+
+  /** At the end of a file that no longer grows: flush its last line and move on. */
+  #finishFile(file: TrackedFile, state: LaneFileState): 'progress' | number {
+    if (state.splitter.pendingBytes > 0 && file.rotatedAtMs > 0) {
+      // A writer may still complete the line through a descriptor it kept (delete+recreate).
+      const waitMs = file.rotatedAtMs + this.#host.rotatedSettleMs - Date.now();
+      if (waitMs > 0) return waitMs;
+    }
+    const queued = this.#queue.length;
+    state.splitter.finish(this.#queue);
+    this.#reportSkipped(file, queued);
+    state.done = true;
+    return 'progress';
+  }
+
+  async #headMatches(handle: FileHandle, head: Buffer): Promise<boolean> {
+    const { bytesRead } = await handle.read(this.#verifyBuffer, 0, head.length, 0);
+    return bytesRead === head.length && this.#verifyBuffer.subarray(0, bytesRead).equals(head);
+  }
+
+  #reportSkipped(file: TrackedFile, from: number): void {
+    for (let i = from; i < this.#queue.length; i++) {
+      const item = this.#queue[i];
+      if (item?.kind === 'skipped') this.#host.onSkipped(file, item.start, item.end);
+    }
+  }
+}
