@@ -100,7 +100,7 @@ function podSpec(workload: Workload, volumeName: string, nodeName: string | unde
     dnsPolicy: 'ClusterFirst',
     serviceAccountName: workload.serviceAccount,
     serviceAccount: workload.serviceAccount,
-    nodeName,
+    ...(nodeName === undefined ? {} : { nodeName }),
     securityContext: {},
     schedulerName: 'default-scheduler',
     tolerations: PROBE_TOLERATIONS,

@@ -364,13 +364,17 @@ export class AuditLogTailer implements CursorHost {
       }
     }
 
+    // Read order is candidate order (oldest backup first), whatever order they are adopted in.
+    const seqOf = new Map(opened.map((item, index) => [item, this.#nextSeq + index]));
+    this.#nextSeq += opened.length;
+    // Known files first, so that the prefix test below sees every head we know.
+    for (const item of opened) {
+      const entry = matchOf.get(item);
+      if (entry) await this.#adoptFromCheckpoint(entry, item, scanId, seqOf.get(item));
+    }
     for (const item of opened) {
       const { candidate, handle, head } = item;
-      const entry = matchOf.get(item);
-      if (entry) {
-        await this.#adoptFromCheckpoint(entry, item, scanId);
-        continue;
-      }
+      if (matchOf.has(item)) continue;
       const aliasEntry = aliasOf.get(item);
       if (aliasEntry) {
         this.#aliases.set(devInoOf(candidate), {
@@ -387,7 +391,7 @@ export class AuditLogTailer implements CursorHost {
         await handle.close();
         continue;
       }
-      await this.#adoptNew(item, scanId, isFirstRun ? startAt : 'beginning');
+      await this.#adoptNew(item, scanId, isFirstRun ? startAt : 'beginning', seqOf.get(item));
     }
 
     for (const entry of stored) {
@@ -406,14 +410,19 @@ export class AuditLogTailer implements CursorHost {
     this.#scheduleSave();
   }
 
-  async #adoptFromCheckpoint(entry: FileCheckpoint, item: OpenedCandidate, scanId: number): Promise<void> {
+  async #adoptFromCheckpoint(
+    entry: FileCheckpoint,
+    item: OpenedCandidate,
+    scanId: number,
+    seq?: number,
+  ): Promise<void> {
     const { candidate, handle, head } = item;
     const size = head.compressed
       ? ((await readGzipTrailerSize(handle, candidate.size)) ?? entry.size)
       : candidate.size;
     const state: TrackedState =
       entry.state === 'finished' ? 'finished' : candidate.isActivePath ? 'active' : 'rotated';
-    const file = this.#newTracked(candidate, head, state, 0, entry.key);
+    const file = this.#newTracked(candidate, head, state, entry.key, seq);
     file.size = size;
     file.sizeIsExact = !head.compressed;
     file.lastSeenScan = scanId;
@@ -441,11 +450,16 @@ export class AuditLogTailer implements CursorHost {
     for (const [sink, offset] of file.acked) this.#store.setOffset(file.key, sink, offset);
   }
 
-  async #adoptNew(item: OpenedCandidate, scanId: number, startAt: 'beginning' | 'end'): Promise<void> {
+  async #adoptNew(
+    item: OpenedCandidate,
+    scanId: number,
+    startAt: 'beginning' | 'end',
+    seq?: number,
+  ): Promise<void> {
     const { candidate, handle, head } = item;
     const state: TrackedState = candidate.isActivePath ? 'active' : 'rotated';
     let startOffset = 0;
-    const file = this.#newTracked(candidate, head, state, 0);
+    const file = this.#newTracked(candidate, head, state, undefined, seq);
     file.lastSeenScan = scanId;
     if (head.compressed) {
       file.size = (await readGzipTrailerSize(handle, candidate.size)) ?? 0;
@@ -467,17 +481,11 @@ export class AuditLogTailer implements CursorHost {
     for (const sink of this.#options.sinks) this.#store.setOffset(file.key, sink, startOffset);
   }
 
-  #newTracked(
-    candidate: Candidate,
-    head: FileHead,
-    state: TrackedState,
-    startOffset: number,
-    key?: string,
-  ): TrackedFile {
+  #newTracked(candidate: Candidate, head: FileHead, state: TrackedState, key?: string, seq?: number): TrackedFile {
     const bytes = Buffer.from(head.bytes.subarray(0, FINGERPRINT_MAX_BYTES));
     const file = new TrackedFile({
       key: key ?? newFileKey(candidate.dev, candidate.ino),
-      seq: this.#nextSeq++,
+      seq: seq ?? this.#nextSeq++,
       path: candidate.path,
       dev: candidate.dev,
       ino: candidate.ino,
@@ -488,7 +496,7 @@ export class AuditLogTailer implements CursorHost {
       sizeIsExact: !head.compressed,
       mtimeMs: candidate.mtimeMs,
       state,
-      startOffset,
+      startOffset: 0,
     });
     this.#files.set(file.key, file);
     this.#byDevIno.set(file.devIno, file);

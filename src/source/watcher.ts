@@ -75,5 +75,15 @@ export class DirectoryWatcher {
         'File watcher failed; relying on polling.',
       );
     });
+    // Bounded: the poll covers whatever the watcher misses while it starts.
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, READY_TIMEOUT_MS);
+      watcher.once('ready', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    // A write to the active file may have landed while the watcher started.
+    this.#options.onHint('add', undefined);
   }
 }

@@ -9,9 +9,9 @@ export type FileState = 'active' | 'rotated' | 'finished' | 'lost';
 export interface FileIdentityView {
   readonly dev: number;
   readonly ino: number;
-  /** SHA-256 (hex) of the first `fingerprintBytes` bytes of the (uncompressed) content. */
-  readonly fingerprint: string;
-  readonly fingerprintBytes: number;
+  /** SHA-256 (hex) of the first `fingerprintBytes` bytes of the (uncompressed) content; absent for a lost file. */
+  readonly fingerprint?: string;
+  readonly fingerprintBytes?: number;
 }
 
 /** One sink's progress in one file. Offsets are bytes of the (uncompressed) content. */

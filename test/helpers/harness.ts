@@ -117,7 +117,7 @@ export class AuditWriter {
   }
 
   async writeRaw(data: string | Buffer): Promise<void> {
-    await this.#handle.write(data);
+    await this.#handle.write(typeof data === 'string' ? Buffer.from(data) : data);
   }
 
   /** Closes, renames to a lumberjack backup name, creates a new file; returns the backup's name. */
@@ -265,7 +265,7 @@ export async function startTailer(h: Harness, options: RigOptions = {}): Promise
       for (const collector of collectors.values()) await collector.stop();
       await tailer.close();
       await opened.store.save();
-      for (const collector of collectors.values()) if (collector.error) throw collector.error;
+      for (const collector of collectors.values()) if (collector.error !== undefined) throw collector.error as Error;
     },
   };
 }
