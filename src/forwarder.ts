@@ -13,7 +13,9 @@ import { DeadLetterFile } from './sinks/dead-letter.ts';
 import { abortableDelay, backoffDelayMs } from './sinks/retry.ts';
 import type { Sink } from './sinks/sink.ts';
 import { AuditLogTailer } from './source/tailer.ts';
+import { buildSnapshot } from './status/build-snapshot.ts';
 import { ForwarderMetrics } from './status/metrics.ts';
+import { collectSecrets, Redactor } from './status/redact.ts';
 import { StatusServer } from './status/server.ts';
 import type { StatusSnapshot } from './status/snapshot.ts';
 import { VERSION } from './version.ts';
@@ -73,9 +75,15 @@ export class Forwarder {
   /** Starts the status server, then the pipeline in the background; resolves once listening. */
   async start(): Promise<void> {
     this.#status = new StatusServer(
-      { snapshot: () => this.snapshot(), refreshMetrics: () => undefined },
+      {
+        snapshot: () => this.snapshot(),
+        refreshMetrics: () => {
+          this.metrics.observeSnapshot(this.snapshot());
+        },
+      },
       this.metrics,
       this.#log,
+      { redactor: new Redactor(collectSecrets(this.#config)) },
     );
     const address = await this.#status.listen(this.#deps.statusListen ?? this.#config.status.listen);
     this.#statusAddress = `${address.address}:${address.port}`;
@@ -220,66 +228,32 @@ export class Forwarder {
   }
 
   snapshot(): StatusSnapshot {
-    const notReady: string[] = [];
-    if (!this.#store) notReady.push(`checkpoint: ${this.#storeError ?? 'opening'}`);
-    for (const runtime of this.#sinks) {
-      if (!runtime.healthy) notReady.push(`sink ${runtime.sink.name}: ${runtime.healthError ?? 'start-up check pending'}`);
-    }
-    const files = this.#tailer?.files() ?? [];
-    const now = Date.now();
-    return {
+    const store = this.#store;
+    return buildSnapshot({
+      now: new Date(),
       version: VERSION,
-      startedAt: this.#startedAt.toISOString(),
-      uptimeSeconds: Math.round((now - this.#startedAt.getTime()) / 1000),
-      ready: notReady.length === 0,
-      notReadyReasons: notReady,
+      startedAt: this.#startedAt,
       cluster: this.#config.cluster,
       node: this.#config.node,
-      source: { path: this.#config.source.path },
+      sourcePath: this.#config.source.path,
       checkpoint: {
-        path: this.#store?.path ?? `${this.#config.state.dir}/checkpoint.json`,
-        ...(this.#store?.lastSavedAt && { lastPersistedAt: this.#store.lastSavedAt.toISOString() }),
-        entries: this.#store?.files.length ?? 0,
-        ...(this.#storeError !== undefined && { error: this.#storeError }),
+        path: store?.path ?? `${this.#config.state.dir}/checkpoint.json`,
+        isOpen: store !== undefined,
+        error: this.#storeError,
+        lastSavedAt: store?.lastSavedAt,
+        hasUnsavedChanges: store?.isDirty ?? false,
+        files: store?.files ?? [],
+        dataLoss: store?.dataLoss ?? [],
       },
-      files: files.map((file) => {
-        const offsets = Object.values(file.sinks).map((progress) => progress.acknowledgedOffset);
-        const acknowledgedOffset = offsets.length > 0 ? Math.min(...offsets) : 0;
-        return {
-          key: file.key,
-          path: file.path,
-          state: file.state,
-          size: file.size,
-          acknowledgedOffset,
-          sinks: file.sinks,
-          lagBytes: Math.max(0, file.size - acknowledgedOffset),
-          ...(file.lastWriteAt !== undefined && { lastWriteAt: file.lastWriteAt }),
-        };
-      }),
-      sinks: this.#sinks.map((runtime) => {
-        const lane = runtime.lane?.status() ?? {
-          name: runtime.sink.name,
-          type: runtime.sink.type,
-          state: 'failing' as const,
-          ...(runtime.healthError !== undefined && { lastError: runtime.healthError }),
-          delivered: 0,
-          retried: 0,
-          deadLettered: 0,
-          shrunk: 0,
-          inFlightBatches: 0,
-          inFlightBytes: 0,
-        };
-        let lagBytes = 0;
-        for (const file of files) {
-          const progress = file.sinks[runtime.sink.name];
-          lagBytes += Math.max(0, file.size - (progress?.acknowledgedOffset ?? 0));
-        }
-        const oldest = lane.oldestUnackedEventTime === undefined ? undefined : Date.parse(lane.oldestUnackedEventTime);
-        const lagSeconds = oldest === undefined || Number.isNaN(oldest) ? 0 : Math.max(0, (now - oldest) / 1000);
-        return { ...lane, lagBytes, lagSeconds };
-      }),
-      dataLoss: this.#store?.dataLoss ?? [],
-      deadLetter: { path: this.#deadLetter.path, count: this.#deadLetter.total },
-    };
+      files: this.#tailer?.files(),
+      sinks: this.#sinks.map((runtime) => ({
+        name: runtime.sink.name,
+        type: runtime.sink.type,
+        healthy: runtime.healthy,
+        healthError: runtime.healthError,
+        lane: runtime.lane?.status(),
+      })),
+      deadLetter: { path: this.#deadLetter.path, total: this.#deadLetter.total, counts: this.#deadLetter.counts },
+    });
   }
 }

@@ -5,6 +5,7 @@ import type { DataLossRecord, FileCheckpoint } from '../checkpoint/store.ts';
 import type { LaneStatus } from '../pipeline/lane.ts';
 import type { FileStatus } from '../source/tailer.ts';
 import type {
+  DataLossView,
   FileSinkView,
   FileStatusView,
   ReadinessCheck,
@@ -86,7 +87,7 @@ export function buildSnapshot(inputs: SnapshotInputs): StatusSnapshot {
     },
     files,
     sinks: inputs.sinks.map((sink) => sinkView(sink, files, nowMs)),
-    dataLoss: inputs.checkpoint.dataLoss.map((record) => ({ ...record })),
+    dataLoss: inputs.checkpoint.dataLoss.map(dataLossView),
     deadLetter: {
       path: inputs.deadLetter.path,
       count: inputs.deadLetter.total,
@@ -238,6 +239,20 @@ function startingLane(sink: SinkRuntimeView): Omit<LaneStatus, 'state'> {
     shrunk: 0,
     inFlightBatches: 0,
     inFlightBytes: 0,
+  };
+}
+
+function dataLossView(record: DataLossRecord): DataLossView {
+  return {
+    path: record.path,
+    key: record.key,
+    ...(record.dev !== undefined && { dev: record.dev }),
+    ...(record.ino !== undefined && { ino: record.ino }),
+    unreadBytes: record.unreadBytes,
+    ...(record.unreadBytesBySink !== undefined && { unreadBytesBySink: { ...record.unreadBytesBySink } }),
+    ...(record.unreadBytesIsLowerBound !== undefined && { unreadBytesIsLowerBound: record.unreadBytesIsLowerBound }),
+    detectedAt: record.detectedAt,
+    reason: record.reason,
   };
 }
 

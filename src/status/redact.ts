@@ -41,7 +41,13 @@ export function collectSecrets(config: unknown): string[] {
       return;
     }
     if (typeof value === 'object') {
-      for (const [childKey, child] of Object.entries(value)) visit(child, childKey, depth + 1);
+      const record = value as Record<string, unknown>;
+      // Basic auth sends base64("user:password"); the Redactor also scrubs base64 forms.
+      const password = record.password instanceof Secret ? record.password.reveal() : record.password;
+      if (typeof record.username === 'string' && typeof password === 'string') {
+        found.add(`${record.username}:${password}`);
+      }
+      for (const [childKey, child] of Object.entries(record)) visit(child, childKey, depth + 1);
     }
   };
   visit(config, undefined, 0);

@@ -200,6 +200,8 @@ export interface TailerRig {
   readonly anomalies: SourceAnomaly[];
   /** Lines every sink got (asserted equal across sinks by the caller when it wants). */
   lines(sink?: string): string[];
+  /** Opens a cursor for `sink` and starts reading it with an acking Collector. */
+  attach(sink: string): Collector;
   /** Stops reading, closes the tailer and saves the checkpoint (a clean shutdown). */
   stop(): Promise<void>;
 }
@@ -243,16 +245,14 @@ export async function startTailer(h: Harness, options: RigOptions = {}): Promise
   );
   await tailer.start();
   const collectors = new Map<string, Collector>();
-  if (!noCursors) {
-    for (const sink of sinks) {
-      collectors.set(
-        sink,
-        new Collector(tailer.openCursor(sink), (item) => {
-          tailer.acknowledge(sink, item.file.key, item.end);
-        }),
-      );
-    }
-  }
+  const attach = (sink: string): Collector => {
+    const collector = new Collector(tailer.openCursor(sink), (item) => {
+      tailer.acknowledge(sink, item.file.key, item.end);
+    });
+    collectors.set(sink, collector);
+    return collector;
+  };
+  if (!noCursors) for (const sink of sinks) attach(sink);
   return {
     tailer,
     store: opened.store,
@@ -261,6 +261,7 @@ export async function startTailer(h: Harness, options: RigOptions = {}): Promise
     rotations,
     anomalies,
     lines: (sink = sinks[0] ?? 'a') => collectors.get(sink)?.lines ?? [],
+    attach,
     stop: async () => {
       for (const collector of collectors.values()) await collector.stop();
       await tailer.close();

@@ -28,6 +28,13 @@ app.kubernetes.io/name: {{ include "kaf.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 
+{{/* The helm test pod's labels: they must not match selectorLabels. */}}
+{{- define "kaf.testSelectorLabels" -}}
+app.kubernetes.io/name: {{ include "kaf.name" . | trunc 58 | trimSuffix "-" }}-test
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: test
+{{- end }}
+
 {{- define "kaf.labels" -}}
 helm.sh/chart: {{ include "kaf.chart" . }}
 {{ include "kaf.selectorLabels" . }}

@@ -1,6 +1,6 @@
 // Writes enriched events as JSON lines to a local file (append, fsync per batch). Also the demo's
 // sink and the reference for tests: a batch is acknowledged only once it is on disk.
-import { mkdir, open, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, truncate, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { describeError, ForwarderError } from '../../errors.ts';
 import { toEnrichedJson } from '../../pipeline/enrich.ts';
@@ -64,6 +64,7 @@ export class FileSink implements Sink {
   async #open(): Promise<FileHandle> {
     if (!this.#handle) {
       await mkdir(dirname(this.#path), { recursive: true });
+      await repairTornTail(this.#path);
       this.#handle = await open(this.#path, 'a', 0o600);
     }
     return this.#handle;
@@ -79,4 +80,36 @@ export class FileSink implements Sink {
     void this.#handle?.close().catch(() => undefined);
     this.#handle = undefined;
   }
+}
+
+/**
+ * A crash in the middle of an append can leave a partial last line. That batch was never
+ * acknowledged, so it will be sent again: cut the fragment off so the file stays valid JSON lines.
+ */
+async function repairTornTail(path: string): Promise<void> {
+  let handle: FileHandle;
+  try {
+    handle = await open(path, 'r');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw error;
+  }
+  let keep: number | undefined;
+  try {
+    const { size } = await handle.stat();
+    const buffer = Buffer.allocUnsafe(64 * 1024);
+    let end = size;
+    while (end > 0 && keep === undefined) {
+      const start = Math.max(0, end - buffer.length);
+      const { bytesRead } = await handle.read(buffer, 0, end - start, start);
+      const newline = buffer.subarray(0, bytesRead).lastIndexOf(0x0a);
+      if (newline !== -1) keep = start + newline + 1;
+      end = start;
+    }
+    keep ??= 0;
+    if (keep === size) return;
+  } finally {
+    await handle.close();
+  }
+  await truncate(path, keep);
 }
