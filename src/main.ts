@@ -2,6 +2,9 @@
 // Composition root and CLI: parses argv, loads the config, wires the forwarder, owns signals and
 // exit codes. The only module that touches process.*.
 import { parseArgs } from 'node:util';
+import { runCheckpointCommand } from './cli/checkpoint-command.ts';
+import type { CliIo } from './cli/io.ts';
+import { runStatusCommand } from './cli/status-command.ts';
 import { loadConfigFile } from './config/load.ts';
 import { ConfigError, describeError, ForwarderError } from './errors.ts';
 import { Forwarder } from './forwarder.ts';
@@ -13,6 +16,9 @@ const USAGE = `k8s-audit-forwarder ${VERSION}: ships Kubernetes API server audit
 Usage:
   k8s-audit-forwarder run --config FILE           run the daemon
   k8s-audit-forwarder check-config --config FILE  validate a config and print it, secrets masked
+  k8s-audit-forwarder status [--url URL] [--json] summary of a running daemon (exit 1: failing sink or data loss)
+  k8s-audit-forwarder checkpoint show|reset|clear-data-loss --state-dir DIR ...
+                                                  inspect or repair the checkpoint offline (--help for details)
   k8s-audit-forwarder --version | --help
 
 Options:
@@ -23,6 +29,10 @@ Exit codes: 0 ok, 1 invalid config or runtime failure, 2 usage error.
 `;
 
 async function main(argv: readonly string[]): Promise<number> {
+  // Each of these commands parses its own options.
+  const io: CliIo = { stdout: process.stdout, stderr: process.stderr, env: process.env };
+  if (argv[0] === 'status') return runStatusCommand(argv.slice(1), io);
+  if (argv[0] === 'checkpoint') return runCheckpointCommand(argv.slice(1), io, { procDir: '/proc', selfPid: process.pid });
   let parsed;
   try {
     parsed = parseArgs({

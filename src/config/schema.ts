@@ -2,6 +2,7 @@
 // Every object is strict, so a misspelt key is an error rather than a silently ignored setting.
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { elasticsearchSinkSchema } from '../sinks/elasticsearch/config.ts';
 import { Secret } from './secret.ts';
 
 const MiB = 1024 * 1024;
@@ -12,22 +13,23 @@ export const secretSchema = z
   .min(1, { error: 'expected a non-empty secret' })
   .transform((value) => new Secret(value));
 
-export const positiveInt = z.number({ error: 'expected a number' }).int({ error: 'expected an integer' }).positive({
-  error: 'expected a positive integer',
-});
+export const positiveInt = z
+  .number({ error: 'expected a number' })
+  .int({ error: 'expected an integer' })
+  .positive({
+    error: 'expected a positive integer',
+  });
 
-const listenAddress = z
-  .string({ error: 'expected "host:port"' })
-  .refine(
-    (value) => {
-      const match = /^(.*):(\d{1,5})$/.exec(value);
-      if (!match) return false;
-      const host = (match[1] ?? '').replace(/^\[(.*)\]$/, '$1');
-      const port = Number(match[2]);
-      return port <= 65535 && (host === 'localhost' || isIP(host) !== 0);
-    },
-    { error: (issue) => `expected "host:port" with an IP address, got ${JSON.stringify(issue.input)}` },
-  );
+const listenAddress = z.string({ error: 'expected "host:port"' }).refine(
+  (value) => {
+    const match = /^(.*):(\d{1,5})$/.exec(value);
+    if (!match) return false;
+    const host = (match[1] ?? '').replace(/^\[(.*)\]$/, '$1');
+    const port = Number(match[2]);
+    return port <= 65535 && (host === 'localhost' || isIP(host) !== 0);
+  },
+  { error: (issue) => `expected "host:port" with an IP address, got ${JSON.stringify(issue.input)}` },
+);
 
 /** An http(s) URL, checked with the message users see when they forget the scheme. */
 export const httpUrl = z.string({ error: 'expected an http(s) URL' }).refine(
@@ -91,9 +93,9 @@ export const deliverySchema = z
 
 const sinkBase = {
   /** Unique name; label in metrics, /status and dead-letter records. */
-  name: z
-    .string()
-    .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, { error: 'expected a name of letters, digits, "_", "." or "-"' }),
+  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, {
+    error: 'expected a name of letters, digits, "_", "." or "-"',
+  }),
   /** Largest serialized event; bigger ones are shrunk (responseObject, then requestObject dropped). */
   maxEventBytes: positiveInt.optional(),
 };
@@ -114,10 +116,14 @@ export const stdoutSinkSchema = z
   })
   .strict();
 
-export const sinkSchema = z.discriminatedUnion('type', [fileSinkSchema, stdoutSinkSchema], {
-  error: (issue) =>
-    issue.code === 'invalid_union' ? `expected type to be one of: file, stdout` : undefined,
-});
+export const sinkSchema = z.discriminatedUnion(
+  'type',
+  [fileSinkSchema, stdoutSinkSchema, elasticsearchSinkSchema],
+  {
+    error: (issue) =>
+      issue.code === 'invalid_union' ? `expected type to be one of: file, stdout, elasticsearch` : undefined,
+  },
+);
 
 export const configSchema = z
   .object({
@@ -164,7 +170,11 @@ export const configSchema = z
     const seen = new Set<string>();
     config.sinks.forEach((sink, index) => {
       if (seen.has(sink.name)) {
-        ctx.addIssue({ code: 'custom', path: ['sinks', index, 'name'], message: `duplicate sink name "${sink.name}"` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['sinks', index, 'name'],
+          message: `duplicate sink name "${sink.name}"`,
+        });
       }
       seen.add(sink.name);
     });

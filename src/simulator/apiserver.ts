@@ -3,7 +3,16 @@
 // is ever split across files), and a background mill that deletes and gzips backups
 // (shared/reference/audit-format.md §3–§6). It also records exactly what it wrote, for tests.
 import { EventEmitter } from 'node:events';
-import { closeSync, constants, fstatSync, mkdirSync, openSync, renameSync, statSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  mkdirSync,
+  openSync,
+  renameSync,
+  statSync,
+  writeSync,
+} from 'node:fs';
 import { dirname } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { ForwarderError } from '../errors.ts';
@@ -46,12 +55,16 @@ export interface SimulatedApiServerOptions {
   readonly count?: number;
   /** Where lines come from; default a generator seeded with `seed`. */
   readonly source?: LineSource;
-  /** Seed (and options) of the default generator. */
+  /** Seed of the default generator. */
   readonly seed?: number;
+  /** Options of the default generator; its startTime defaults to `clock()` here (events dated now). */
   readonly generator?: Omit<AuditEventGeneratorOptions, 'seed'>;
   /** Keep `{auditID, stage, file, offset, bytes}` of every line in memory (see written()). Default false. */
   readonly record?: boolean;
-  /** Also write those records, plus rotations, compressions and removals, to this JSON-lines file. */
+  /**
+   * Also write those records, plus rotations, compressions and removals, to this JSON-lines file
+   * (truncated when the simulator is constructed, closed by stop(); see manifest.ts for readManifest).
+   */
   readonly manifestPath?: string;
   /** Wall clock for backup names (ms since epoch). Default Date.now. */
   readonly clock?: () => number;
@@ -107,6 +120,7 @@ type State = 'active' | 'stopping' | 'stopped';
 
 /** Writes audit lines to a file exactly as the API server's lumberjack-backed log backend does. */
 export class SimulatedApiServer extends EventEmitter<SimulatedApiServerEvents> {
+  /** The active file's path. */
   readonly path: string;
   readonly #maxSizeBytes: number;
   readonly #compress: boolean;
@@ -148,27 +162,37 @@ export class SimulatedApiServer extends EventEmitter<SimulatedApiServerEvents> {
     const maxSizeBytes = options.maxSizeBytes ?? DEFAULT_MAX_SIZE_BYTES;
     const ratePerSec = options.ratePerSec ?? 1000;
     const problems: string[] = [];
-    if (!(Number.isInteger(maxSizeBytes) && maxSizeBytes > 0)) problems.push('maxSizeBytes must be a positive integer');
+    if (!(Number.isInteger(maxSizeBytes) && maxSizeBytes > 0)) {
+      problems.push('maxSizeBytes must be a positive integer');
+    }
     if (!(ratePerSec > 0)) problems.push('ratePerSec must be positive (Infinity = as fast as possible)');
     if (options.count !== undefined && !(Number.isInteger(options.count) && options.count >= 0)) {
       problems.push('count must be a non-negative integer');
     }
     if ((options.maxBackups ?? 0) < 0) problems.push('maxBackups must be >= 0');
-    if (options.source === undefined && options.seed === undefined) problems.push('give either source or seed');
-    if (problems.length > 0) throw new ForwarderError('KAF_USAGE', `Invalid simulator options: ${problems.join('; ')}.`);
+    if (options.source === undefined && options.seed === undefined) {
+      problems.push('give either source or seed');
+    }
+    if (problems.length > 0) {
+      throw new ForwarderError('KAF_USAGE', `Invalid simulator options: ${problems.join('; ')}.`);
+    }
     this.path = options.path;
     this.#maxSizeBytes = maxSizeBytes;
     this.#compress = options.compress ?? false;
     this.#maxBackups = options.maxBackups ?? 0;
     this.#millDelayMs = options.millDelayMs ?? 0;
     this.#ratePerSec = ratePerSec;
-    this.#burstLines = options.burstLines ?? Math.max(1, Math.ceil(Number.isFinite(ratePerSec) ? ratePerSec / 10 : 1000));
+    this.#burstLines =
+      options.burstLines ?? Math.max(1, Math.ceil(Number.isFinite(ratePerSec) ? ratePerSec / 10 : 1000));
     this.#count = options.count;
-    this.#source =
-      options.source ?? new AuditEventGenerator({ ...options.generator, seed: options.seed ?? 0 });
     this.#clock = options.clock ?? Date.now;
+    // Events dated "now" by default, as a live API server writes them; pass startTime to reproduce.
+    this.#source =
+      options.source ??
+      new AuditEventGenerator({ startTime: this.#clock(), ...options.generator, seed: options.seed ?? 0 });
     this.#record = options.record === true ? [] : undefined;
-    this.#manifest = options.manifestPath === undefined ? undefined : new ManifestWriter(options.manifestPath);
+    this.#manifest =
+      options.manifestPath === undefined ? undefined : new ManifestWriter(options.manifestPath);
     // Callers that never await finished() must not get an unhandled rejection from it.
     this.#finished.promise.catch(() => undefined);
   }
@@ -253,7 +277,8 @@ export class SimulatedApiServer extends EventEmitter<SimulatedApiServerEvents> {
 
   /** Every line written, in order (only with `record: true`). */
   written(): readonly WrittenLine[] {
-    if (this.#record === undefined) throw new ForwarderError('KAF_USAGE', 'written() needs the record option.');
+    if (this.#record === undefined)
+      throw new ForwarderError('KAF_USAGE', 'written() needs the record option.');
     return this.#record;
   }
 
@@ -443,7 +468,10 @@ export class SimulatedApiServer extends EventEmitter<SimulatedApiServerEvents> {
     let lines: number;
     if (Number.isFinite(this.#ratePerSec)) {
       const nowMs = performance.now();
-      this.#tokens = Math.min(this.#burstLines, this.#tokens + ((nowMs - this.#lastTickMs) * this.#ratePerSec) / 1000);
+      this.#tokens = Math.min(
+        this.#burstLines,
+        this.#tokens + ((nowMs - this.#lastTickMs) * this.#ratePerSec) / 1000,
+      );
       this.#lastTickMs = nowMs;
       lines = Math.floor(this.#tokens);
       this.#tokens -= lines;

@@ -31,7 +31,10 @@ export function formatBackupTimestamp(epochMs: number): string {
 export function backupPath(activePath: string, epochMs: number): string {
   const name = basename(activePath);
   const ext = goExt(name);
-  return join(dirname(activePath), `${name.slice(0, name.length - ext.length)}-${formatBackupTimestamp(epochMs)}${ext}`);
+  return join(
+    dirname(activePath),
+    `${name.slice(0, name.length - ext.length)}-${formatBackupTimestamp(epochMs)}${ext}`,
+  );
 }
 
 const TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})T(\d{2})-(\d{2})-(\d{2})\.(\d{3})$/;
@@ -50,7 +53,8 @@ export function parseBackupName(activePath: string, fileName: string): BackupFil
     if (year === undefined || month === undefined || day === undefined) continue;
     const timestampMs = Date.UTC(year, month - 1, day, hour ?? 0, minute ?? 0, second ?? 0, millis ?? 0);
     // Reject dates that Date.UTC silently normalizes (Go's time.Parse rejects them too).
-    if (formatBackupTimestamp(timestampMs) !== fileName.slice(prefix.length, fileName.length - suffix.length)) continue;
+    if (formatBackupTimestamp(timestampMs) !== fileName.slice(prefix.length, fileName.length - suffix.length))
+      continue;
     return {
       path: join(dirname(activePath), fileName),
       name: fileName,

@@ -53,9 +53,18 @@ function containerFieldSet(): object {
       'f:name': {},
       'f:ports': {
         '.': {},
-        'k:{"containerPort":8080,"protocol":"TCP"}': { '.': {}, 'f:containerPort': {}, 'f:name': {}, 'f:protocol': {} },
+        'k:{"containerPort":8080,"protocol":"TCP"}': {
+          '.': {},
+          'f:containerPort': {},
+          'f:name': {},
+          'f:protocol': {},
+        },
       },
-      'f:resources': { '.': {}, 'f:limits': { '.': {}, 'f:memory': {} }, 'f:requests': { '.': {}, 'f:cpu': {}, 'f:memory': {} } },
+      'f:resources': {
+        '.': {},
+        'f:limits': { '.': {}, 'f:memory': {} },
+        'f:requests': { '.': {}, 'f:cpu': {}, 'f:memory': {} },
+      },
       'f:terminationMessagePath': {},
       'f:terminationMessagePolicy': {},
     },
@@ -73,7 +82,9 @@ function podSpec(workload: Workload, volumeName: string, nodeName: string | unde
             { configMap: { name: 'kube-root-ca.crt', items: [{ key: 'ca.crt', path: 'ca.crt' }] } },
             {
               downwardAPI: {
-                items: [{ path: 'namespace', fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' } }],
+                items: [
+                  { path: 'namespace', fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' } },
+                ],
               },
             },
           ],
@@ -143,7 +154,13 @@ export function buildPod(ctx: BodyContext, workload: Workload, nodeName: string,
     spec: podSpec(workload, volumeName, undefined),
     status: {},
   });
-  const conditionTypes = ['PodReadyToStartContainers', 'Initialized', 'Ready', 'ContainersReady', 'PodScheduled'];
+  const conditionTypes = [
+    'PodReadyToStartContainers',
+    'Initialized',
+    'Ready',
+    'ContainersReady',
+    'PodScheduled',
+  ];
   const body = encoder.intern({
     kind: 'Pod',
     apiVersion: 'v1',
@@ -193,7 +210,13 @@ export function buildPod(ctx: BodyContext, workload: Workload, nodeName: string,
               'f:conditions': Object.fromEntries(
                 conditionTypes.map((type) => [
                   `k:{"type":"${type}"}`,
-                  { '.': {}, 'f:lastProbeTime': {}, 'f:lastTransitionTime': {}, 'f:status': {}, 'f:type': {} },
+                  {
+                    '.': {},
+                    'f:lastProbeTime': {},
+                    'f:lastTransitionTime': {},
+                    'f:status': {},
+                    'f:type': {},
+                  },
                 ]),
               ),
               'f:containerStatuses': {},
@@ -259,13 +282,22 @@ export function buildDeployment(ctx: BodyContext, workload: Workload): StoredObj
   const lastApplied = JSON.stringify({
     apiVersion: 'apps/v1',
     kind: 'Deployment',
-    metadata: { annotations: {}, labels: { app: workload.app }, name: workload.app, namespace: workload.namespace },
+    metadata: {
+      annotations: {},
+      labels: { app: workload.app },
+      name: workload.app,
+      namespace: workload.namespace,
+    },
     spec: {
       replicas: 3,
       selector: { matchLabels: { app: workload.app } },
       template: {
         metadata: { labels: { app: workload.app } },
-        spec: { containers: [{ image: workload.image, name: 'app', ports: [{ containerPort: 8080, name: 'http' }] }] },
+        spec: {
+          containers: [
+            { image: workload.image, name: 'app', ports: [{ containerPort: 8080, name: 'http' }] },
+          ],
+        },
       },
     },
   });
@@ -318,7 +350,12 @@ export function buildDeployment(ctx: BodyContext, workload: Workload): StoredObj
               'f:availableReplicas': {},
               'f:conditions': {
                 '.': {},
-                'k:{"type":"Available"}': { '.': {}, 'f:lastTransitionTime': {}, 'f:status': {}, 'f:type': {} },
+                'k:{"type":"Available"}': {
+                  '.': {},
+                  'f:lastTransitionTime': {},
+                  'f:status': {},
+                  'f:type': {},
+                },
               },
               'f:observedGeneration': {},
               'f:readyReplicas': {},
@@ -388,9 +425,10 @@ export function buildConfigMap(ctx: BodyContext, namespace: string, name: string
     name === 'kube-root-ca.crt'
       ? { 'ca.crt': pemCertificate(rng) }
       : {
-          'DATABASE_URL': `postgres://${name}@db.${namespace}.svc:5432/${namespace}?sslmode=require&pool_max_conns=20`,
-          'FEATURE_FLAGS': 'checkout.v2=true&search.beta=false',
-          'banner.html': '<div class="banner">Willkommen! Prüfen Sie Ihre Bestellung &amp; zahlen Sie sicher.</div>',
+          DATABASE_URL: `postgres://${name}@db.${namespace}.svc:5432/${namespace}?sslmode=require&pool_max_conns=20`,
+          FEATURE_FLAGS: 'checkout.v2=true&search.beta=false',
+          'banner.html':
+            '<div class="banner">Willkommen! Prüfen Sie Ihre Bestellung &amp; zahlen Sie sicher.</div>',
           'log.level': 'info',
         };
   const body = encoder.intern({

@@ -120,7 +120,10 @@ export function buildCatalog(rng: Prng, encoder: GoJsonEncoder): Catalog {
     const nodeName = `ip-${nodeIP.replaceAll('.', '-')}.eu-west-1.compute.internal`;
     nodes.push(
       Object.freeze({
-        user: encoder.intern({ username: `system:node:${nodeName}`, groups: ['system:nodes', 'system:authenticated'] }),
+        user: encoder.intern({
+          username: `system:node:${nodeName}`,
+          groups: ['system:nodes', 'system:authenticated'],
+        }),
         sourceIPs: encoder.intern([nodeIP]),
         userAgent: kubeAgent('kubelet'),
         allowReason: '',
@@ -170,7 +173,10 @@ export function buildCatalog(rng: Prng, encoder: GoJsonEncoder): Catalog {
   });
 
   const clusterAdmin = identity({
-    user: encoder.intern({ username: 'kubernetes-admin', groups: ['kubeadm:cluster-admins', 'system:authenticated'] }),
+    user: encoder.intern({
+      username: 'kubernetes-admin',
+      groups: ['kubeadm:cluster-admins', 'system:authenticated'],
+    }),
     sourceIPs: encoder.intern(['192.168.10.23']),
     userAgent: `kubectl/${KUBE_VERSION} (darwin/arm64) kubernetes/${KUBE_COMMIT}`,
     allowReason:
@@ -180,17 +186,25 @@ export function buildCatalog(rng: Prng, encoder: GoJsonEncoder): Catalog {
     clusterAdmin,
     identity({
       // Behind a load balancer: X-Forwarded-For first, then the proxy's address.
-      user: encoder.intern({ username: 'oidc:alice@example.com', groups: ['oidc:platform-team', 'system:authenticated'] }),
+      user: encoder.intern({
+        username: 'oidc:alice@example.com',
+        groups: ['oidc:platform-team', 'system:authenticated'],
+      }),
       sourceIPs: encoder.intern(['203.0.113.7', '10.0.0.5']),
       userAgent: 'kubectl/v1.30.2 (linux/amd64) kubernetes/3968350',
-      allowReason: 'RBAC: allowed by ClusterRoleBinding "platform-team-admin" of ClusterRole "admin" to Group "oidc:platform-team"',
+      allowReason:
+        'RBAC: allowed by ClusterRoleBinding "platform-team-admin" of ClusterRole "admin" to Group "oidc:platform-team"',
     }),
     identity({
       // Raw non-ASCII UTF-8 in a username, as OIDC email claims allow.
-      user: encoder.intern({ username: 'oidc:zoltán.kovács@example.hu', groups: ['oidc:sre', 'system:authenticated'] }),
+      user: encoder.intern({
+        username: 'oidc:zoltán.kovács@example.hu',
+        groups: ['oidc:sre', 'system:authenticated'],
+      }),
       sourceIPs: encoder.intern(['198.51.100.42', '10.0.0.5']),
       userAgent: 'kubectl.exe/v1.31.1 (windows/amd64) kubernetes/948afe5',
-      allowReason: 'RBAC: allowed by ClusterRoleBinding "sre-cluster-admin" of ClusterRole "cluster-admin" to Group "oidc:sre"',
+      allowReason:
+        'RBAC: allowed by ClusterRoleBinding "sre-cluster-admin" of ClusterRole "cluster-admin" to Group "oidc:sre"',
     }),
   ];
 
@@ -224,7 +238,11 @@ export function buildCatalog(rng: Prng, encoder: GoJsonEncoder): Catalog {
     ]),
     anonymous: Object.freeze(anonymous),
     apiserver: identity({
-      user: encoder.intern({ username: 'system:apiserver', uid: rng.uuidV4(), groups: ['system:authenticated'] }),
+      user: encoder.intern({
+        username: 'system:apiserver',
+        uid: rng.uuidV4(),
+        groups: ['system:authenticated'],
+      }),
       sourceIPs: encoder.intern(['::1']),
       userAgent: kubeAgent('kube-apiserver'),
       allowReason: '',

@@ -1,15 +1,30 @@
 // Deterministic generator of realistic audit.k8s.io/v1 lines: the same seed yields the same lines,
 // byte for byte. Requests overlap in simulated time, so their stages interleave as in a real log;
 // every (auditID, stage) pair is emitted at most once.
-import type { AuditLevel, AuditStage, SimAuditEvent, SimObjectRef, SimStatus, SimUserInfo } from './audit-types.ts';
+import { ForwarderError } from '../errors.ts';
+import type {
+  AuditLevel,
+  AuditStage,
+  SimAuditEvent,
+  SimObjectRef,
+  SimStatus,
+  SimUserInfo,
+} from './audit-types.ts';
 import { type BodyContext, buildConfigMap, buildDeployment, buildPod, type StoredPod } from './bodies.ts';
 import { buildCatalog } from './catalog.ts';
-import { GoJsonEncoder, goJson } from './go-json.ts';
+import { GoJsonEncoder } from './go-json.ts';
 import { LargeBodies } from './large-bodies.ts';
 import { MicroTimeFormatter } from './micro-time.ts';
 import { MinHeap } from './min-heap.ts';
 import { Prng } from './prng.ts';
-import { planHugeRequest, planLargeRequest, planRequest, type RequestPlan, type ScenarioContext } from './scenarios.ts';
+import {
+  planHugeRequest,
+  planLargeRequest,
+  planRequest,
+  type RequestPlan,
+  type ScenarioContext,
+} from './scenarios.ts';
+import { buildEvent, encodePlan, type PlanText, renderLine } from './stage-event.ts';
 import { okStatus, PANIC_STATUS } from './statuses.ts';
 
 /** Options of {@link AuditEventGenerator}. */
@@ -50,14 +65,46 @@ interface PendingStage {
   readonly auditID: string;
   readonly receivedMicros: number;
   readonly plan: RequestPlan;
+  readonly text: PlanText;
+}
+
+/** A generated line; the event object is built only if someone asks for it. */
+class GeneratedLine implements GeneratedEvent {
+  readonly line: string;
+  readonly auditID: string;
+  readonly stage: AuditStage;
+  readonly #plan: RequestPlan;
+  readonly #receivedTime: string;
+  readonly #stageTime: string;
+  #event: SimAuditEvent | undefined;
+
+  constructor(
+    line: string,
+    plan: RequestPlan,
+    auditID: string,
+    stage: AuditStage,
+    receivedTime: string,
+    stageTime: string,
+  ) {
+    this.line = line;
+    this.auditID = auditID;
+    this.stage = stage;
+    this.#plan = plan;
+    this.#receivedTime = receivedTime;
+    this.#stageTime = stageTime;
+  }
+
+  get event(): SimAuditEvent {
+    this.#event ??= buildEvent(this.#plan, this.auditID, this.stage, this.#receivedTime, this.#stageTime);
+    return this.#event;
+  }
 }
 
 const DEFAULT_START_MS = Date.UTC(2025, 0, 1);
 const DEFAULT_LARGE_EVENT_RATIO = 0.005;
 const DEFAULT_CLOCK_STEP_MS = 2;
 const PODS = 48;
-
-type MutableEvent = { -readonly [K in keyof SimAuditEvent]: SimAuditEvent[K] };
+const ZERO_UUID = '00000000-0000-4000-8000-000000000000';
 
 /** Produces an endless, deterministic stream of audit log lines. */
 export class AuditEventGenerator {
@@ -83,12 +130,16 @@ export class AuditEventGenerator {
     const startMs = options.startTime === undefined ? DEFAULT_START_MS : Number(options.startTime);
     const ratio = options.largeEventRatio ?? DEFAULT_LARGE_EVENT_RATIO;
     const stepMs = options.clockStepMs ?? DEFAULT_CLOCK_STEP_MS;
-    if (!Number.isInteger(options.seed)) throw new RangeError('seed must be an integer.');
-    if (!Number.isFinite(startMs)) throw new RangeError('startTime must be a valid time.');
-    if (!(ratio >= 0 && ratio <= 1)) throw new RangeError('largeEventRatio must be between 0 and 1.');
-    if (!(stepMs > 0)) throw new RangeError('clockStepMs must be positive.');
+    const problems: string[] = [];
+    if (!Number.isInteger(options.seed)) problems.push('seed must be an integer');
+    if (!Number.isFinite(startMs)) problems.push('startTime must be a valid time');
+    if (!(ratio >= 0 && ratio <= 1)) problems.push('largeEventRatio must be between 0 and 1');
+    if (!(stepMs > 0)) problems.push('clockStepMs must be positive');
     if (options.hugeLine !== undefined && !(options.hugeLine.bytes > 0 && options.hugeLine.afterLines >= 0)) {
-      throw new RangeError('hugeLine needs afterLines >= 0 and bytes > 0.');
+      problems.push('hugeLine needs afterLines >= 0 and bytes > 0');
+    }
+    if (problems.length > 0) {
+      throw new ForwarderError('KAF_USAGE', `Invalid generator options: ${problems.join('; ')}.`);
     }
     this.#rng = new Prng(options.seed);
     this.#stepMicros = stepMs * 1000;
@@ -97,7 +148,8 @@ export class AuditEventGenerator {
     this.#nextArrivalMicros = Math.round(startMs * 1000);
     this.#resourceVersion = 48_000_000 + this.#rng.int(1_000_000);
     this.#ctx = this.#buildWorld(startMs);
-    for (const status of [okStatus(101), okStatus(200), okStatus(201), PANIC_STATUS]) this.#encoder.intern(status);
+    for (const status of [okStatus(101), okStatus(200), okStatus(201), PANIC_STATUS])
+      this.#encoder.intern(status);
   }
 
   /** Number of lines produced so far. */
@@ -116,26 +168,28 @@ export class AuditEventGenerator {
       const due = this.#pending.peek();
       if (due !== undefined && due.atMicros <= this.#nextArrivalMicros) {
         this.#pending.pop();
-        return this.#emit(due.plan, due.auditID, due.stage, due.receivedMicros, due.atMicros);
+        return this.#emit(due.plan, due.text, due.auditID, due.stage, due.receivedMicros, due.atMicros);
       }
       const now = this.#nextArrivalMicros;
       this.#nextArrivalMicros += Math.max(1, Math.round(this.#rng.exponential(this.#stepMicros)));
       const auditID = this.#rng.uuidV4();
-      const plan = this.#planNext(now, auditID);
+      const plan = this.#planNext(now);
+      const text = encodePlan(plan, this.#encoder);
       if (plan.longRunning) {
         const startedAfter = Math.min(plan.durationMicros - 1, 500 + this.#rng.int(30_000));
-        this.#schedule(plan, auditID, 'ResponseStarted', now, now + Math.max(1, startedAfter));
+        this.#schedule(plan, text, auditID, 'ResponseStarted', now, now + Math.max(1, startedAfter));
       }
-      this.#schedule(plan, auditID, plan.panicked ? 'Panic' : 'ResponseComplete', now, now + plan.durationMicros);
-      return this.#emit(plan, auditID, 'RequestReceived', now, now);
+      const final = plan.panicked ? 'Panic' : 'ResponseComplete';
+      this.#schedule(plan, text, auditID, final, now, now + plan.durationMicros);
+      return this.#emit(plan, text, auditID, 'RequestReceived', now, now);
     }
   }
 
-  #planNext(now: number, auditID: string): RequestPlan {
+  #planNext(now: number): RequestPlan {
     const huge = this.#hugeLine;
     if (huge !== undefined && !this.#hugeDone && this.#lines >= huge.afterLines) {
       this.#hugeDone = true;
-      return this.#planHuge(huge.bytes, auditID, now);
+      return this.#planHuge(huge.bytes);
     }
     // A budget rather than a coin flip per request: the share of large lines tracks the ratio
     // closely even in short runs, while the exact positions stay random.
@@ -147,15 +201,30 @@ export class AuditEventGenerator {
   }
 
   /** Pads a ConfigMap create so its final line is exactly `bytes` long. */
-  #planHuge(bytes: number, auditID: string, now: number): RequestPlan {
+  #planHuge(bytes: number): RequestPlan {
     const name = `huge-${this.#rng.suffix(6)}`;
     const large = this.#ctx.large;
     const probe = planHugeRequest(this.#ctx, large.exactConfigMap(name, 0, 0), name);
-    const finalStage: AuditStage = probe.panicked ? 'Panic' : 'ResponseComplete';
+    // Every auditID and MicroTime has the same length, so placeholders measure the real line.
+    const time = this.#times.format(0);
     const measure = (plan: RequestPlan): number =>
-      Buffer.byteLength(this.#encode(this.#build(plan, auditID, finalStage, now, now + plan.durationMicros)));
+      Buffer.byteLength(
+        renderLine(
+          encodePlan(plan, this.#encoder),
+          plan,
+          ZERO_UUID,
+          plan.panicked ? 'Panic' : 'ResponseComplete',
+          time,
+          time,
+        ),
+      );
     const emptyBytes = measure(probe);
-    if (emptyBytes > bytes) throw new RangeError(`hugeLine.bytes must be at least ${emptyBytes}.`);
+    if (emptyBytes > bytes) {
+      throw new ForwarderError(
+        'KAF_USAGE',
+        `Invalid generator options: hugeLine.bytes must be at least ${emptyBytes}.`,
+      );
+    }
     // Fill most of the room with escaped, non-ASCII text, then pad with ASCII to the exact size.
     let textChars = Math.floor((bytes - emptyBytes) * 0.7);
     for (;;) {
@@ -166,61 +235,31 @@ export class AuditEventGenerator {
     }
   }
 
-  #schedule(plan: RequestPlan, auditID: string, stage: AuditStage, receivedMicros: number, atMicros: number): void {
-    this.#pending.push({ atMicros, seq: this.#seq++, stage, auditID, receivedMicros, plan });
+  #schedule(
+    plan: RequestPlan,
+    text: PlanText,
+    auditID: string,
+    stage: AuditStage,
+    receivedMicros: number,
+    atMicros: number,
+  ): void {
+    this.#pending.push({ atMicros, seq: this.#seq++, stage, auditID, receivedMicros, plan, text });
   }
 
-  #emit(plan: RequestPlan, auditID: string, stage: AuditStage, receivedMicros: number, atMicros: number): GeneratedEvent {
-    const event = this.#build(plan, auditID, stage, receivedMicros, atMicros);
+  #emit(
+    plan: RequestPlan,
+    text: PlanText,
+    auditID: string,
+    stage: AuditStage,
+    receivedMicros: number,
+    atMicros: number,
+  ): GeneratedEvent {
+    const receivedTime = this.#times.format(receivedMicros);
+    const stageTime = atMicros === receivedMicros ? receivedTime : this.#times.format(atMicros);
     this.#lines++;
     this.#largeCredit += this.#largeEventRatio;
-    return { auditID, stage, line: this.#encode(event), event };
-  }
-
-  /** The event object, keys in Go's order, optional fields omitted (never undefined). */
-  #build(plan: RequestPlan, auditID: string, stage: AuditStage, receivedMicros: number, atMicros: number): SimAuditEvent {
-    const identity = plan.identity;
-    // Fields are added in Go's order below; the literal holds only the leading, always-present ones.
-    const event = {
-      kind: 'Event',
-      apiVersion: 'audit.k8s.io/v1',
-      level: plan.level,
-      auditID,
-      stage,
-      requestURI: plan.requestURI,
-      verb: plan.verb,
-      user: identity.user,
-    } as MutableEvent;
-    if (plan.impersonatedUser !== undefined) event.impersonatedUser = plan.impersonatedUser;
-    event.sourceIPs = identity.sourceIPs;
-    event.userAgent = identity.userAgent;
-    if (plan.objectRef !== undefined) event.objectRef = plan.objectRef;
-    const received = stage === 'RequestReceived';
-    const final = stage === 'ResponseComplete' || stage === 'Panic';
-    // RequestReceived is logged before the handler runs: no status, no bodies, no annotations yet.
-    if (!received) event.responseStatus = plan.status;
-    if (final && plan.requestObject !== undefined) event.requestObject = plan.requestObject;
-    if (final && plan.responseObject !== undefined) event.responseObject = plan.responseObject;
-    const receivedText = this.#times.format(receivedMicros);
-    event.requestReceivedTimestamp = receivedText;
-    event.stageTimestamp = received ? receivedText : this.#times.format(atMicros);
-    if (!received) event.annotations = plan.annotations;
-    return event;
-  }
-
-  /** Hand-rolled top level: the fixed parts are literals, shared members come from the encoder's cache. */
-  #encode(event: SimAuditEvent): string {
-    const enc = this.#encoder;
-    let out = `{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"${event.level}","auditID":"${event.auditID}","stage":"${event.stage}","requestURI":${goJson(event.requestURI)},"verb":"${event.verb}","user":${enc.encode(event.user)}`;
-    if (event.impersonatedUser !== undefined) out += `,"impersonatedUser":${enc.encode(event.impersonatedUser)}`;
-    out += `,"sourceIPs":${enc.encode(event.sourceIPs)},"userAgent":${goJson(event.userAgent)}`;
-    if (event.objectRef !== undefined) out += `,"objectRef":${goJson(event.objectRef)}`;
-    if (event.responseStatus !== undefined) out += `,"responseStatus":${enc.encode(event.responseStatus)}`;
-    if (event.requestObject !== undefined) out += `,"requestObject":${enc.encode(event.requestObject)}`;
-    if (event.responseObject !== undefined) out += `,"responseObject":${enc.encode(event.responseObject)}`;
-    out += `,"requestReceivedTimestamp":"${event.requestReceivedTimestamp}","stageTimestamp":"${event.stageTimestamp}"`;
-    if (event.annotations !== undefined) out += `,"annotations":${goJson(event.annotations)}`;
-    return `${out}}`;
+    const line = renderLine(text, plan, auditID, stage, receivedTime, stageTime);
+    return new GeneratedLine(line, plan, auditID, stage, receivedTime, stageTime);
   }
 
   /** Builds the cluster: identities, pods, deployments, configmaps, and the large-body cache. */
@@ -228,7 +267,9 @@ export class AuditEventGenerator {
     const rng = this.#rng;
     const encoder = this.#encoder;
     const catalog = buildCatalog(rng, encoder);
-    const createdAt = new Date(startMs - (3 + rng.int(60)) * 86_400_000).toISOString().replace(/\.\d+Z$/, 'Z');
+    const createdAt = new Date(startMs - (3 + rng.int(60)) * 86_400_000)
+      .toISOString()
+      .replace(/\.\d+Z$/, 'Z');
     const bodies: BodyContext = {
       rng,
       encoder,
@@ -254,6 +295,8 @@ export class AuditEventGenerator {
       large: new LargeBodies(bodies, pods),
       nextResourceVersion: bodies.nextResourceVersion,
       formatTime: (epochMicros: number) => this.#times.format(epochMicros),
+      encoder,
+      authorizationAnnotations: new Map(),
     });
   }
 }

@@ -53,7 +53,9 @@ function toOptions(values: Values, problems: string[]): SimulatedApiServerOption
     if (raw === undefined || typeof raw === 'boolean') return undefined;
     const value = Number(raw);
     if (!Number.isFinite(value) || value < min || (integer && !Number.isInteger(value))) {
-      problems.push(`--${flag} must be ${integer ? 'an integer' : 'a number'} >= ${min}, got ${JSON.stringify(raw)}`);
+      problems.push(
+        `--${flag} must be ${integer ? 'an integer' : 'a number'} >= ${min}, got ${JSON.stringify(raw)}`,
+      );
       return undefined;
     }
     return value;
@@ -61,7 +63,8 @@ function toOptions(values: Values, problems: string[]): SimulatedApiServerOption
   if (values.path === undefined) problems.push('--path is required');
   const rate = values.rate === 'max' ? Infinity : number('rate', Number.MIN_VALUE, false);
   const startTime = values['start-time'] === undefined ? Date.now() : Date.parse(values['start-time']);
-  if (Number.isNaN(startTime)) problems.push(`--start-time must be an ISO date, got ${JSON.stringify(values['start-time'])}`);
+  if (Number.isNaN(startTime))
+    problems.push(`--start-time must be an ISO date, got ${JSON.stringify(values['start-time'])}`);
   const hugeAfter = number('huge-line-after', 0);
   const hugeBytes = number('huge-line-bytes', 1);
   if ((hugeAfter === undefined) !== (hugeBytes === undefined)) {

@@ -10,14 +10,17 @@ export class MinHeap<T> {
     this.#before = before;
   }
 
+  /** Number of queued items. */
   get size(): number {
     return this.#items.length;
   }
 
+  /** The first item, without removing it. */
   peek(): T | undefined {
     return this.#items[0];
   }
 
+  /** Adds an item in O(log n). */
   push(item: T): void {
     const items = this.#items;
     items.push(item);
@@ -32,6 +35,7 @@ export class MinHeap<T> {
     items[index] = item;
   }
 
+  /** Removes and returns the first item in O(log n). */
   pop(): T | undefined {
     const items = this.#items;
     const top = items[0];

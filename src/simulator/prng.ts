@@ -2,7 +2,9 @@
 // sfc32 (128-bit state) rather than mulberry32: mulberry32's state is a 32-bit Weyl counter, so two
 // seeds are two offsets into one cycle and long runs with nearby seeds would repeat each other's auditIDs.
 
-const HEX_BYTES: readonly string[] = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, '0'));
+const HEX_BYTES: readonly string[] = Array.from({ length: 256 }, (_, byte) =>
+  byte.toString(16).padStart(2, '0'),
+);
 
 /** A small, fast, deterministic PRNG (sfc32 seeded through splitmix32). Not for cryptography. */
 export class Prng {
@@ -149,6 +151,7 @@ export class WeightedChoice<T> {
     this.#total = total;
   }
 
+  /** One item, with probability proportional to its weight. */
   pick(rng: Prng): T {
     const target = rng.float() * this.#total;
     let low = 0;

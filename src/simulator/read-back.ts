@@ -22,7 +22,11 @@ export async function readAuditFiles(activePath: string): Promise<FileContent[]>
   const files: FileContent[] = [];
   for (const backup of backups) {
     const raw = await readFile(backup.path);
-    files.push({ path: backup.path, compressed: backup.compressed, data: backup.compressed ? await gunzipAsync(raw) : raw });
+    files.push({
+      path: backup.path,
+      compressed: backup.compressed,
+      data: backup.compressed ? await gunzipAsync(raw) : raw,
+    });
   }
   try {
     files.push({ path: activePath, compressed: false, data: await readFile(activePath) });

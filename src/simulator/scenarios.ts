@@ -4,6 +4,7 @@
 import type { AuditLevel, SimObjectRef, SimStatus, SimUserInfo } from './audit-types.ts';
 import type { StoredConfigMap, StoredObject, StoredPod } from './bodies.ts';
 import type { Catalog, Identity, NodeIdentity } from './catalog.ts';
+import type { GoJsonEncoder } from './go-json.ts';
 import type { LargeBody, LargeBodies } from './large-bodies.ts';
 import { type Prng, WeightedChoice } from './prng.ts';
 import {
@@ -49,6 +50,9 @@ export interface ScenarioContext {
   readonly nextResourceVersion: () => string;
   /** MicroTime text of the request's arrival, for bodies that carry timestamps (leases, events). */
   readonly formatTime: (epochMicros: number) => string;
+  readonly encoder: GoJsonEncoder;
+  /** Interned annotation maps that only hold the authorization decision, by decision and reason. */
+  readonly authorizationAnnotations: Map<string, Readonly<Record<string, string>>>;
 }
 
 /** A request before the policy and authorization decisions are applied. */
@@ -94,7 +98,8 @@ function ref(
 
 /** The REST path the request was made to, derived from its objectRef. */
 function resourcePath(r: SimObjectRef): string {
-  let path = r.apiGroup === undefined ? `/api/${r.apiVersion ?? 'v1'}` : `/apis/${r.apiGroup}/${r.apiVersion ?? 'v1'}`;
+  let path =
+    r.apiGroup === undefined ? `/api/${r.apiVersion ?? 'v1'}` : `/apis/${r.apiGroup}/${r.apiVersion ?? 'v1'}`;
   if (r.namespace !== undefined && r.resource !== 'namespaces') path += `/namespaces/${r.namespace}`;
   path += `/${r.resource}`;
   if (r.name !== undefined) path += `/${r.name}`;
@@ -149,7 +154,11 @@ const leaderElection: Scenario = (ctx) => {
       ? roll === catalog.operators.length
         ? [catalog.scheduler, 'kube-system', 'kube-scheduler']
         : [catalog.controllerManager, 'kube-system', 'kube-controller-manager']
-      : [operator, operator.namespace ?? 'default', `${operator.user.username.split(':').pop() ?? 'operator'}-leader`];
+      : [
+          operator,
+          operator.namespace ?? 'default',
+          `${operator.user.username.split(':').pop() ?? 'operator'}-leader`,
+        ];
   const verb = rng.chance(0.5) ? 'update' : 'get';
   const objectRef = ref('leases', 'coordination.k8s.io', 'v1', namespace, lease);
   return {
@@ -278,12 +287,16 @@ const list: Scenario = (ctx) => {
 const createEvent: Scenario = (ctx, now) => {
   const { rng } = ctx;
   const pod = rng.pick(ctx.pods);
-  const node = ctx.catalog.nodes.find((candidate) => candidate.nodeName === pod.nodeName) ?? ctx.catalog.nodes[0];
+  const node =
+    ctx.catalog.nodes.find((candidate) => candidate.nodeName === pod.nodeName) ?? ctx.catalog.nodes[0];
   const fromKubelet = node !== undefined && rng.chance(0.5);
   const identity = fromKubelet ? node : rng.pick(ctx.catalog.controllers);
   const name = `${pod.name}.${rng.hex(16)}`;
   const [reason, note] = rng.pick([
-    ['Pulled', `Successfully pulled image "${pod.name.split('-')[0] ?? 'app'}:latest" in 1.2s (1.2s including waiting). Image size: 52345678 bytes.`],
+    [
+      'Pulled',
+      `Successfully pulled image "${pod.name.split('-')[0] ?? 'app'}:latest" in 1.2s (1.2s including waiting). Image size: 52345678 bytes.`,
+    ],
     ['Unhealthy', 'Readiness probe failed: HTTP probe failed with statuscode: 503'],
     ['BackOff', 'Back-off restarting failed container app in pod <unknown> & retrying'],
     ['Started', 'Started container app'],
@@ -325,8 +338,27 @@ const controllerUpdate: Scenario = (ctx) => {
   const deployment = rng.pick(ctx.deployments);
   const [controllerIndex, objectRef] = rng.pick([
     [1, ref('deployments', 'apps', 'v1', deployment.namespace, deployment.name, 'status')],
-    [0, ref('replicasets', 'apps', 'v1', deployment.namespace, `${deployment.name}-${rng.suffix(10)}`, 'status')],
-    [2, ref('endpointslices', 'discovery.k8s.io', 'v1', deployment.namespace, `${deployment.name}-${rng.suffix(5)}`)],
+    [
+      0,
+      ref(
+        'replicasets',
+        'apps',
+        'v1',
+        deployment.namespace,
+        `${deployment.name}-${rng.suffix(10)}`,
+        'status',
+      ),
+    ],
+    [
+      2,
+      ref(
+        'endpointslices',
+        'discovery.k8s.io',
+        'v1',
+        deployment.namespace,
+        `${deployment.name}-${rng.suffix(5)}`,
+      ),
+    ],
   ] as const);
   const identity = catalog.controllers[controllerIndex] ?? rng.pick(catalog.controllers);
   const conflicted = rng.chance(0.06);
@@ -364,13 +396,19 @@ const operatorReconcile: Scenario = (ctx) => {
     verb,
     objectRef,
     ...(verb === 'patch' ? { query: 'fieldManager=controller' } : {}),
-    status: missing ? notFound(objectRef) : verb === 'patch' && rng.chance(0.03) ? conflict(objectRef) : okStatus(200),
+    status: missing
+      ? notFound(objectRef)
+      : verb === 'patch' && rng.chance(0.03)
+        ? conflict(objectRef)
+        : okStatus(200),
     level: policyLevel(rng, verb, resource),
     ...(verb === 'patch'
       ? {
           requestObject: {
             status: {
-              conditions: [{ type: 'Ready', status: 'True', reason: 'Reconciled', message: 'Synced & healthy' }],
+              conditions: [
+                { type: 'Ready', status: 'True', reason: 'Reconciled', message: 'Synced & healthy' },
+              ],
               observedGeneration: rng.between(1, 40),
             },
           },
@@ -385,7 +423,9 @@ const podCreate: Scenario = (ctx) => {
   const pod = rng.pick(ctx.pods);
   const objectRef = ref('pods', undefined, 'v1', pod.namespace, pod.name);
   const rejected = rng.chance(0.03);
-  const annotations: (readonly [string, string])[] = [['pod-security.kubernetes.io/enforce-policy', 'baseline:latest']];
+  const annotations: (readonly [string, string])[] = [
+    ['pod-security.kubernetes.io/enforce-policy', 'baseline:latest'],
+  ];
   if (rng.chance(0.3)) {
     annotations.push([
       'pod-security.kubernetes.io/audit-violations',
@@ -764,11 +804,10 @@ function finish(ctx: ScenarioContext, draft: Draft): RequestPlan {
   const longRunning = draft.longRunning === true;
   const panicked = !longRunning && rng.chance(PANIC_RATE);
   const status = panicked ? PANIC_STATUS : draft.status;
-  const denied = status.code === 403 && status.reason === 'Forbidden' && status.message?.includes('cannot') === true;
-  const entries: (readonly [string, string])[] = [
-    ['authorization.k8s.io/decision', denied ? 'forbid' : 'allow'],
-    ['authorization.k8s.io/reason', denied ? '' : (draft.allowReason ?? draft.identity.allowReason)],
-  ];
+  const denied =
+    status.code === 403 && status.reason === 'Forbidden' && status.message?.includes('cannot') === true;
+  const reason = denied ? '' : (draft.allowReason ?? draft.identity.allowReason);
+  const entries: (readonly [string, string])[] = [];
   // Denied requests never reach admission, so no admission annotations.
   if (!denied && draft.extraAnnotations !== undefined) entries.push(...draft.extraAnnotations);
   if (draft.durationMicros > 500_000) {
@@ -778,10 +817,20 @@ function finish(ctx: ScenarioContext, draft: Draft): RequestPlan {
       ['apiserver.latency.k8s.io/total', formatGoDuration(draft.durationMicros * 1000 + rng.int(1000))],
     );
   }
+  const annotations =
+    entries.length === 0
+      ? authorizationOnly(ctx, denied ? 'forbid' : 'allow', reason)
+      : sortedAnnotations([
+          ['authorization.k8s.io/decision', denied ? 'forbid' : 'allow'],
+          ['authorization.k8s.io/reason', reason],
+          ...entries,
+        ]);
   const withRequest = draft.level !== 'Metadata' && draft.requestObject !== undefined;
   const withResponse = draft.level === 'RequestResponse' && draft.responseObject !== undefined && !panicked;
-  const base = draft.objectRef === undefined ? (draft.path ?? '/') : (draft.path ?? resourcePath(draft.objectRef));
-  const requestURI = draft.query === undefined ? base : `${base}${base.includes('?') ? '&' : '?'}${draft.query}`;
+  const base =
+    draft.objectRef === undefined ? (draft.path ?? '/') : (draft.path ?? resourcePath(draft.objectRef));
+  const requestURI =
+    draft.query === undefined ? base : `${base}${base.includes('?') ? '&' : '?'}${draft.query}`;
   return {
     level: draft.level,
     verb: draft.verb,
@@ -792,9 +841,27 @@ function finish(ctx: ScenarioContext, draft: Draft): RequestPlan {
     status,
     ...(withRequest && draft.requestObject !== undefined ? { requestObject: draft.requestObject } : {}),
     ...(withResponse && draft.responseObject !== undefined ? { responseObject: draft.responseObject } : {}),
-    annotations: sortedAnnotations(entries),
+    annotations,
     longRunning,
     panicked,
     durationMicros: Math.max(1, draft.durationMicros),
   };
+}
+
+/** Most requests carry only the authorization pair: share one interned map per decision and reason. */
+function authorizationOnly(
+  ctx: ScenarioContext,
+  decision: 'allow' | 'forbid',
+  reason: string,
+): Readonly<Record<string, string>> {
+  const key = `${decision}\n${reason}`;
+  let annotations = ctx.authorizationAnnotations.get(key);
+  if (annotations === undefined) {
+    annotations = ctx.encoder.intern({
+      'authorization.k8s.io/decision': decision,
+      'authorization.k8s.io/reason': reason,
+    });
+    ctx.authorizationAnnotations.set(key, annotations);
+  }
+  return annotations;
 }

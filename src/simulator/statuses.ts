@@ -105,7 +105,9 @@ function trimFraction(value: number): string {
 }
 
 /** Builds an annotations map with sorted keys, as Go's encoder writes maps. */
-export function sortedAnnotations(entries: readonly (readonly [string, string])[]): Readonly<Record<string, string>> {
+export function sortedAnnotations(
+  entries: readonly (readonly [string, string])[],
+): Readonly<Record<string, string>> {
   const sorted = [...entries].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   return Object.fromEntries(sorted);
 }

@@ -2,6 +2,7 @@
 import type { Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { SinkConfig } from '../config/schema.ts';
+import { createElasticsearchSink } from './elasticsearch/elasticsearch-sink.ts';
 import { FileSink } from './file/file-sink.ts';
 import type { Sink } from './sink.ts';
 import { StdoutSink } from './stdout/stdout-sink.ts';
@@ -18,5 +19,7 @@ export function createSink(config: SinkConfig, deps: SinkDeps): Sink {
       return new FileSink({ ...base, path: config.path });
     case 'stdout':
       return new StdoutSink(base, deps.stdout);
+    case 'elasticsearch':
+      return createElasticsearchSink(config, { log: deps.log });
   }
 }

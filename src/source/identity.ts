@@ -32,6 +32,11 @@ export interface FileIdentity {
 export interface FileHead {
   readonly bytes: Buffer;
   readonly compressed: boolean;
+  /**
+   * False when the head is shorter than asked for and may still grow: a .gz still being written
+   * (gzip buffers its output, so a young .gz decompresses to little or nothing).
+   */
+  readonly complete: boolean;
 }
 
 export function sha256Hex(data: Buffer): string {
@@ -87,15 +92,15 @@ export async function readPlainHead(handle: FileHandle, maxBytes = FINGERPRINT_M
 
 /**
  * Reads the head of a file's uncompressed content: gzip files (by magic bytes, whatever their
- * name) are decompressed just far enough. A gzip file still being written yields what decompresses.
+ * name) are decompressed just far enough. A plain head is always complete: a short file is short.
  */
 export async function readHead(handle: FileHandle, maxBytes = FINGERPRINT_MAX_BYTES): Promise<FileHead> {
   const raw = await readPlainHead(handle, maxBytes);
-  if (!isGzipMagic(raw)) return { bytes: raw, compressed: false };
-  return { bytes: await readGzipHead(handle, maxBytes), compressed: true };
+  if (!isGzipMagic(raw)) return { bytes: raw, compressed: false, complete: true };
+  return { ...(await readGzipHead(handle, maxBytes)), compressed: true };
 }
 
-async function readGzipHead(handle: FileHandle, maxBytes: number): Promise<Buffer> {
+async function readGzipHead(handle: FileHandle, maxBytes: number): Promise<{ bytes: Buffer; complete: boolean }> {
   // Z_SYNC_FLUSH makes a truncated input (a .gz still being written) yield what it holds instead of
   // failing; a few KiB of compressed audit JSON decompress to far more than a fingerprint needs.
   for (const inputBytes of GZIP_HEAD_INPUT_STEPS) {
@@ -104,11 +109,22 @@ async function readGzipHead(handle: FileHandle, maxBytes: number): Promise<Buffe
     try {
       output = gunzipSync(input, { finishFlush: zlibConstants.Z_SYNC_FLUSH });
     } catch {
-      return Buffer.alloc(0);
+      return { bytes: Buffer.alloc(0), complete: false };
     }
-    if (output.length >= maxBytes || input.length < inputBytes) return output.subarray(0, maxBytes);
+    if (output.length >= maxBytes) return { bytes: output.subarray(0, maxBytes), complete: true };
+    if (input.length < inputBytes) return { bytes: output, complete: isWholeGzip(input) };
   }
-  return Buffer.alloc(0);
+  return { bytes: Buffer.alloc(0), complete: false };
+}
+
+/** True when `data` is a gzip stream that ends properly (its trailer is written). */
+function isWholeGzip(data: Buffer): boolean {
+  try {
+    gunzipSync(data);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**

@@ -12,6 +12,7 @@ import { LaneCursor, type CursorHost } from './cursor.ts';
 import {
   FINGERPRINT_MAX_BYTES,
   MIN_CONTENT_MATCH_BYTES,
+  contentMatches,
   headMatches,
   newFileKey,
   readGzipTrailerSize,
@@ -43,6 +44,11 @@ export interface AuditLogTailerOptions {
   readonly checkpointIntervalMs?: number | undefined;
   /** How long a rotated file that ends in an unterminated line is given to be completed (default 1000). */
   readonly rotatedSettleMs?: number | undefined;
+  /**
+   * How long a file known from the checkpoint but not found is looked for (a .gz still being
+   * written) before its unread bytes are recorded as lost (default 5000).
+   */
+  readonly missingFileGraceMs?: number | undefined;
 }
 
 export type AnomalyKind = 'nul-bytes' | 'offset-beyond-size' | 'active-unlinked' | 'truncated' | 'unreadable';
@@ -133,6 +139,12 @@ interface OpenedCandidate {
 }
 
 const DEFAULT_ROTATED_SETTLE_MS = 1000;
+const DEFAULT_MISSING_FILE_GRACE_MS = 5000;
+/**
+ * A finished file stays known this long after it was last seen, so that a copy of it that shows up
+ * late (the mill's .gz, written after the plain backup is gone from the listing) is not read again.
+ */
+const FINISHED_RETENTION_MS = 10 * 60_000;
 const MAX_LOST_SHOWN = 50;
 
 export class AuditLogTailer implements CursorHost {
@@ -154,6 +166,8 @@ export class AuditLogTailer implements CursorHost {
   readonly #cursors = new Set<LaneCursor>();
   readonly #waiters = new Set<() => void>();
   readonly #skipReportedUpTo = new Map<string, number>();
+  /** Checkpoint entries not found yet, with when we started looking. */
+  readonly #pendingStored = new Map<string, { readonly entry: FileCheckpoint; readonly sinceMs: number }>();
   #readable: TrackedFile[] = [];
   #lost: TrackedFile[] = [];
   #changeSeq = 0;
@@ -386,7 +400,7 @@ export class AuditLogTailer implements CursorHost {
         await handle.close();
         continue;
       }
-      if (!candidate.isActivePath && this.#isPrefixOfKnownHead(head.bytes)) {
+      if (!candidate.isActivePath && (!head.complete || this.#isPrefixOfKnownHead(head.bytes))) {
         // A .gz or a copy still being written: looked at again by the next scan.
         await handle.close();
         continue;
@@ -394,10 +408,9 @@ export class AuditLogTailer implements CursorHost {
       await this.#adoptNew(item, scanId, isFirstRun ? startAt : 'beginning', seqOf.get(item));
     }
 
+    const now = Date.now();
     for (const entry of stored) {
-      if (matched.has(entry.key)) continue;
-      if (entry.state !== 'finished') this.#recordLossOfStored(entry);
-      this.#store.removeFile(entry.key);
+      if (!matched.has(entry.key)) this.#pendingStored.set(entry.key, { entry, sinceMs: now });
     }
     for (const file of this.#files.values()) {
       for (const sink of Object.keys(this.#store.getFile(file.key)?.offsets ?? {})) {
@@ -425,7 +438,7 @@ export class AuditLogTailer implements CursorHost {
     const file = this.#newTracked(candidate, head, state, entry.key, seq);
     file.size = size;
     file.sizeIsExact = !head.compressed;
-    file.lastSeenScan = scanId;
+    file.markSeen(scanId);
     for (const sink of this.#options.sinks) {
       let offset = entry.offsets[sink];
       if (offset === undefined) {
@@ -460,7 +473,7 @@ export class AuditLogTailer implements CursorHost {
     const state: TrackedState = candidate.isActivePath ? 'active' : 'rotated';
     let startOffset = 0;
     const file = this.#newTracked(candidate, head, state, undefined, seq);
-    file.lastSeenScan = scanId;
+    file.markSeen(scanId);
     if (head.compressed) {
       file.size = (await readGzipTrailerSize(handle, candidate.size)) ?? 0;
       file.sizeIsExact = false;
@@ -541,7 +554,7 @@ export class AuditLogTailer implements CursorHost {
       byDevIno.set(devInoOf(candidate), candidate);
       const file = this.#byDevIno.get(devInoOf(candidate));
       if (file && (file.handle !== undefined || (await this.#isStillSameFile(file, candidate)))) {
-        file.lastSeenScan = scanId;
+        file.markSeen(scanId);
         if (file.path !== candidate.path) {
           file.setPath(candidate.path);
           if (file.state === 'active') this.#markRotated(file, 'rename');
@@ -555,7 +568,7 @@ export class AuditLogTailer implements CursorHost {
         alias.lastSeenScan = scanId;
         alias.path = candidate.path;
         const owner = this.#files.get(alias.key);
-        if (owner) owner.lastSeenScan = scanId;
+        owner?.markSeen(scanId);
         continue;
       }
       unknown.push(candidate);
@@ -599,13 +612,20 @@ export class AuditLogTailer implements CursorHost {
         compressed: head.compressed,
         lastSeenScan: scanId,
       });
-      owner.lastSeenScan = scanId;
+      owner.markSeen(scanId);
       await handle.close();
       return false;
     }
-    if (this.#isPrefixOfKnownHead(head.bytes)) {
+    if (!head.complete || this.#isPrefixOfKnownHead(head.bytes)) {
       await handle.close();
       return false;
+    }
+    const stored = this.#matchPendingStored(candidate, head);
+    if (stored) {
+      this.#pendingStored.delete(stored.key);
+      await this.#adoptFromCheckpoint(stored, opened, scanId);
+      this.#log.info({ path: candidate.path, key: stored.key }, 'Found a file from the checkpoint again.');
+      return true;
     }
     // Rotated before we ever saw it at the active path (two rotations between two scans).
     await this.#adoptNew(opened, scanId, 'beginning');
@@ -641,7 +661,7 @@ export class AuditLogTailer implements CursorHost {
       case 'same':
       case 'grown': {
         if (active === undefined || candidate === undefined) return false;
-        active.lastSeenScan = scanId;
+        active.markSeen(scanId);
         let changed = kind === 'grown';
         active.size = candidate.size;
         active.mtimeMs = candidate.mtimeMs;
@@ -686,7 +706,7 @@ export class AuditLogTailer implements CursorHost {
     const opened = await openCandidate(candidate);
     if (!opened) return false;
     await this.#adoptNew(
-      { ...opened, head: { bytes: opened.head.bytes, compressed: false } },
+      { ...opened, head: { bytes: opened.head.bytes, compressed: false, complete: true } },
       scanId,
       'beginning',
     );
@@ -701,13 +721,26 @@ export class AuditLogTailer implements CursorHost {
   async #handleTruncation(
     active: TrackedFile,
     candidate: Candidate,
-    listed: ReadonlyMap<string, Candidate>,
+    listedBefore: ReadonlyMap<string, Candidate>,
     scanId: number,
   ): Promise<void> {
+    let listed = listedBefore;
     const truncatedHandle = active.handle;
-    const copies = [...this.#aliases.entries()]
-      .filter(([devIno, alias]) => alias.key === active.key && listed.has(devIno))
-      .sort(([, a], [, b]) => Number(a.compressed) - Number(b.compressed));
+    let copies = this.#copiesOf(active, listed);
+    if (copies.length === 0) {
+      // The listing may predate the copy (logrotate copied between our readdir and our stat), or
+      // have caught it half-written: look again, now that the truncation is done.
+      const fresh = await this.#list();
+      const freshByDevIno = new Map(fresh.backups.map((backup) => [devInoOf(backup), backup]));
+      for (const backup of fresh.backups) {
+        const devIno = devInoOf(backup);
+        if (!this.#byDevIno.has(devIno) && !this.#aliases.has(devIno)) {
+          await this.#inspectUnknownBackup(backup, scanId);
+        }
+      }
+      listed = freshByDevIno;
+      copies = this.#copiesOf(active, listed);
+    }
     let moved = false;
     for (const [devIno, alias] of copies) {
       const copy = listed.get(devIno);
@@ -727,7 +760,7 @@ export class AuditLogTailer implements CursorHost {
         : copy.size;
       active.sizeIsExact = !opened.head.compressed;
       active.mtimeMs = copy.mtimeMs;
-      active.lastSeenScan = scanId;
+      active.markSeen(scanId);
       this.#byDevIno.set(active.devIno, active);
       this.#markRotated(active, 'copytruncate', alias.path);
       moved = true;
@@ -749,12 +782,43 @@ export class AuditLogTailer implements CursorHost {
       await this.#trackNewActive(candidate, scanId);
       return;
     }
+    // Sizes in the listing may predate the truncation.
+    const stats = await truncatedHandle.stat();
     const head = await readPlainHead(truncatedHandle);
+    const fresh = { ...candidate, size: stats.size, mtimeMs: stats.mtimeMs };
     await this.#adoptNew(
-      { candidate, handle: truncatedHandle, head: { bytes: head, compressed: false } },
+      { candidate: fresh, handle: truncatedHandle, head: { bytes: head, compressed: false, complete: true } },
       scanId,
       'beginning',
     );
+  }
+
+  #matchPendingStored(candidate: Candidate, head: FileHead): FileCheckpoint | undefined {
+    for (const { entry } of this.#pendingStored.values()) {
+      const sameInode = !head.compressed && entry.dev === candidate.dev && entry.ino === candidate.ino;
+      if (sameInode ? headMatches(entry, head.bytes) : contentMatches(entry, head.bytes)) return entry;
+    }
+    return undefined;
+  }
+
+  /** Checkpoint entries still not found: record the loss of what was unread, forget finished ones. */
+  #expirePendingStored(now: number): void {
+    const graceMs = this.#options.missingFileGraceMs ?? DEFAULT_MISSING_FILE_GRACE_MS;
+    for (const [key, { entry, sinceMs }] of this.#pendingStored) {
+      const waitedMs = now - sinceMs;
+      if (entry.state === 'finished' ? waitedMs < FINISHED_RETENTION_MS : waitedMs < graceMs) continue;
+      this.#pendingStored.delete(key);
+      if (entry.state !== 'finished') this.#recordLossOfStored(entry);
+      this.#store.removeFile(key);
+      this.#scheduleSave();
+    }
+  }
+
+  /** Copies (plain first) of `file`'s content found in the listing: copytruncate candidates. */
+  #copiesOf(file: TrackedFile, listed: ReadonlyMap<string, Candidate>): [string, AliasEntry][] {
+    return [...this.#aliases.entries()]
+      .filter(([devIno, alias]) => alias.key === file.key && listed.has(devIno))
+      .sort(([, a], [, b]) => Number(a.compressed) - Number(b.compressed));
   }
 
   /** Sizes of rotated files still held (a writer that kept its descriptor can still append). */
@@ -789,7 +853,11 @@ export class AuditLogTailer implements CursorHost {
         this.#log.debug({ path: file.path, key: file.key }, 'Audit log file finished by every sink.');
         changed = true;
       }
-      if (file.state === 'finished' && file.lastSeenScan !== scanId) {
+      if (
+        file.state === 'finished' &&
+        file.lastSeenScan !== scanId &&
+        Date.now() - file.lastSeenAtMs > FINISHED_RETENTION_MS
+      ) {
         this.#files.delete(file.key);
         if (this.#byDevIno.get(file.devIno) === file) this.#byDevIno.delete(file.devIno);
         this.#store.removeFile(file.key);
@@ -799,6 +867,7 @@ export class AuditLogTailer implements CursorHost {
     for (const [devIno, alias] of this.#aliases) {
       if (alias.lastSeenScan !== scanId || !this.#files.has(alias.key)) this.#aliases.delete(devIno);
     }
+    this.#expirePendingStored(Date.now());
     return changed;
   }
 

@@ -32,8 +32,9 @@ export class TrackedFile {
   /** Where a sink with no acknowledged offset starts. */
   startOffset: number;
   readonly acked = new Map<string, number>();
-  /** Scan in which the file (or a copy of it) was last seen in the directory. */
+  /** Scan in which the file (or a copy of it) was last seen in the directory, and when. */
   lastSeenScan = 0;
+  lastSeenAtMs = Date.now();
   unlinkReported = false;
   ref: FileRef;
 
@@ -75,6 +76,11 @@ export class TrackedFile {
 
   get devIno(): string {
     return `${this.dev}:${this.ino}`;
+  }
+
+  markSeen(scanId: number): void {
+    this.lastSeenScan = scanId;
+    this.lastSeenAtMs = Date.now();
   }
 
   setPath(path: string): void {

@@ -78,7 +78,8 @@ app.kubernetes.io/part-of: k8s-audit-forwarder
 {{/* Paths inside the container. */}}
 {{- define "kaf.auditMountPath" -}}/host/audit{{- end }}
 {{- define "kaf.stateMountPath" -}}/var/lib/k8s-audit-forwarder{{- end }}
-{{- define "kaf.configMountPath" -}}/etc/k8s-audit-forwarder{{- end }}
+{{- define "kaf.configMountPath" -}}/etc/k8s-audit-forwarder/config{{- end }}
+{{- define "kaf.credentialsMountPath" -}}/etc/k8s-audit-forwarder/credentials{{- end }}
 
 {{/* The release's own state directory on the host: two releases never share a checkpoint. */}}
 {{- define "kaf.stateHostPath" -}}

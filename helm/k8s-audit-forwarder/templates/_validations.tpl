@@ -12,8 +12,8 @@ from configmap.yaml, so `helm template` and `helm install` stop before anything 
 {{- if and $creds.existingSecret $creds.create }}
 {{- fail "credentials: set either existingSecret or create, not both" }}
 {{- end }}
-{{- if and $creds.env (not (or $creds.existingSecret $creds.create)) }}
-{{- fail "credentials.env needs a Secret: set credentials.existingSecret, or credentials.create with credentials.values" }}
+{{- if and (or $creds.env $creds.mount) (not (or $creds.existingSecret $creds.create)) }}
+{{- fail "credentials.env and credentials.mount need a Secret: set credentials.existingSecret, or credentials.create with credentials.values" }}
 {{- end }}
 {{- if $creds.create }}
 {{- range $var, $key := $creds.env }}

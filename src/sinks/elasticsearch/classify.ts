@@ -39,13 +39,17 @@ export function classifyBulk(outcome: BulkOutcome, sentCount: number, nowMs: num
     return { status: 'too-large', reason: reason('HTTP 413: request larger than http.max_content_length') };
   }
   if (statusCode === 429) return retryable('HTTP 429: Elasticsearch is overloaded');
-  if (statusCode === 408 || statusCode >= 500) return retryable(`HTTP ${statusCode}: Elasticsearch unavailable`);
-  if (statusCode === 401) return retryable('HTTP 401: Elasticsearch refused the credentials; check the sink\'s auth');
+  if (statusCode === 408 || statusCode >= 500)
+    return retryable(`HTTP ${statusCode}: Elasticsearch unavailable`);
+  if (statusCode === 401)
+    return retryable("HTTP 401: Elasticsearch refused the credentials; check the sink's auth");
   if (statusCode === 403) {
     return retryable('HTTP 403: the credentials lack privileges (create_doc, auto_configure) on the target');
   }
   if (statusCode === 404 || statusCode === 405 || (statusCode >= 300 && statusCode < 400)) {
-    return retryable(`HTTP ${statusCode}: no bulk endpoint at this URL; check the sink's url (path prefix, proxy)`);
+    return retryable(
+      `HTTP ${statusCode}: no bulk endpoint at this URL; check the sink's url (path prefix, proxy)`,
+    );
   }
   if (statusCode === 406 || statusCode === 415) {
     return retryable(`HTTP ${statusCode}: content type refused; a proxy may alter headers`);
@@ -54,7 +58,8 @@ export function classifyBulk(outcome: BulkOutcome, sentCount: number, nowMs: num
     // The client's compatible-with header does not suit the server's major version: a deployment problem.
     return retryable('HTTP 400: client and server versions are not compatible');
   }
-  if (statusCode >= 400 && statusCode < 500) return { status: 'rejected', reason: reason(`HTTP ${statusCode}`) };
+  if (statusCode >= 400 && statusCode < 500)
+    return { status: 'rejected', reason: reason(`HTTP ${statusCode}`) };
   return retryable(`HTTP ${statusCode}: unexpected answer`);
 }
 
@@ -64,7 +69,10 @@ function classifyTransportError(name: string, message: string): SendResult {
     case 'NoLivingConnectionsError':
       return { status: 'retryable', reason: truncate(`connection failed: ${message}`) };
     case 'TimeoutError':
-      return { status: 'retryable', reason: 'request timed out (it may still be applied; a retry then gets 409s)' };
+      return {
+        status: 'retryable',
+        reason: 'request timed out (it may still be applied; a retry then gets 409s)',
+      };
     case 'RequestAbortedError':
       return { status: 'retryable', reason: 'request aborted' };
     case 'ProductNotSupportedError':
@@ -118,7 +126,7 @@ export function classifyItem(item: unknown): ItemVerdict {
 
 /** Retry-After as delay-seconds or HTTP-date (RFC 9110 §10.2.3), in ms from now. */
 export function retryAfterMs(value: unknown, nowMs: number): number | undefined {
-  const text = Array.isArray(value) ? value[0] : value;
+  const text: unknown = Array.isArray(value) ? (value as unknown[])[0] : value;
   if (typeof text !== 'string' || text.trim() === '') return undefined;
   if (/^\d+$/.test(text.trim())) return Number(text.trim()) * 1000;
   const at = Date.parse(text);
@@ -137,12 +145,20 @@ export function describeError(error: unknown): string {
 
 function describeErrorBody(body: unknown): string {
   if (isRecord(body) && body.error !== undefined) return describeError(body.error);
-  if (typeof body === 'string') return redact(body.replace(/<[^>]*>/g, ' ').replace(/\s+/g, ' ').trim()).slice(0, 200);
+  if (typeof body === 'string')
+    return redact(
+      body
+        .replace(/<[^>]*>/g, ' ')
+        .replace(/\s+/g, ' ')
+        .trim(),
+    ).slice(0, 200);
   return '';
 }
 
 function errorType(body: unknown): string | undefined {
-  return isRecord(body) && isRecord(body.error) && typeof body.error.type === 'string' ? body.error.type : undefined;
+  return isRecord(body) && isRecord(body.error) && typeof body.error.type === 'string'
+    ? body.error.type
+    : undefined;
 }
 
 /**
@@ -152,7 +168,10 @@ function errorType(body: unknown): string | undefined {
 function redact(reason: string): string {
   return reason
     .replace(/Preview of field's value: [\s\S]*$/, "Preview of field's value: [redacted]")
-    .replace(/The prefix of the first immense term is: '[^']*'/, 'The prefix of the first immense term is: [redacted]');
+    .replace(
+      /The prefix of the first immense term is: '[^']*'/,
+      'The prefix of the first immense term is: [redacted]',
+    );
 }
 
 function truncate(text: string): string {

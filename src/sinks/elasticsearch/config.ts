@@ -87,11 +87,19 @@ export const elasticsearchAuthSchema = z
     ];
     for (const [inline, file, name] of pairs) {
       if (inline !== undefined && file !== undefined) {
-        ctx.addIssue({ code: 'custom', path: [`${name}File`], message: `expected either ${name} or ${name}File` });
+        ctx.addIssue({
+          code: 'custom',
+          path: [`${name}File`],
+          message: `expected either ${name} or ${name}File`,
+        });
       }
     }
     if (auth.username !== undefined && auth.password === undefined && auth.passwordFile === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['password'], message: 'expected password or passwordFile with username' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['password'],
+        message: 'expected password or passwordFile with username',
+      });
     }
     if (auth.username === undefined && (auth.password !== undefined || auth.passwordFile !== undefined)) {
       ctx.addIssue({ code: 'custom', path: ['username'], message: 'expected username with password' });
@@ -126,16 +134,18 @@ export const elasticsearchTlsSchema = z
 export const elasticsearchSinkSchema = z
   .object({
     /** Unique name; label in metrics, /status and dead-letter records. */
-    name: z
-      .string()
-      .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, { error: 'expected a name of letters, digits, "_", "." or "-"' }),
+    name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, {
+      error: 'expected a name of letters, digits, "_", "." or "-"',
+    }),
     type: z.literal('elasticsearch'),
     /**
      * Largest serialized event this sink takes; bigger ones are shrunk (responseObject, then requestObject
      * dropped), then dead-lettered. Default 10 MiB; at most 100 MiB (Elasticsearch's http.max_content_length).
      */
     maxEventBytes: positiveInt
-      .max(MAX_CONTENT_LENGTH, { error: 'expected at most 104857600 (Elasticsearch http.max_content_length)' })
+      .max(MAX_CONTENT_LENGTH, {
+        error: 'expected at most 104857600 (Elasticsearch http.max_content_length)',
+      })
       .optional(),
     /** Elasticsearch URL, e.g. https://es.example:9200 (a path prefix is kept). Use `urls` for several nodes. */
     url: url.optional(),
@@ -183,9 +193,10 @@ export const elasticsearchSinkSchema = z
     compression: z.boolean().default(false),
     /**
      * Longest wait for one request. A timed-out bulk may still be applied; the retry is then answered with
-     * 409s, which count as delivered. Default 60000.
+     * 409s, which count as delivered. The HTTP client's timers tick about once a second, so the wait can run
+     * up to ~1 s over. Default 60000, at least 1000.
      */
-    requestTimeoutMs: positiveInt.default(60_000),
+    requestTimeoutMs: positiveInt.min(1000, { error: 'expected at least 1000 (ms)' }).default(60_000),
   })
   .strict()
   .superRefine((sink, ctx) => {
@@ -244,7 +255,9 @@ function indexPatternProblems(pattern: string): string[] {
   const parts = parseIndexPattern(pattern);
   for (const part of parts) {
     if (part.kind === 'date' && !DATE_TOKENS.test(part.format)) {
-      problems.push(`expected a date pattern of yyyy, yy, MM, dd, HH and "." "-" "_", got "%{+${part.format}}"`);
+      problems.push(
+        `expected a date pattern of yyyy, yy, MM, dd, HH and "." "-" "_", got "%{+${part.format}}"`,
+      );
     }
     if (part.kind === 'text' && (part.text.includes('%{') || part.text.includes('}'))) {
       problems.push('expected date patterns written as %{+yyyy.MM.dd}');
@@ -258,7 +271,9 @@ function indexPatternProblems(pattern: string): string[] {
   if (/^[-_+.]/.test(pattern)) problems.push('expected an index name not starting with "-", "_", "+" or "."');
   if (pattern.startsWith('logs-') || pattern.startsWith('metrics-') || pattern.startsWith('traces-')) {
     // Elasticsearch's built-in templates turn such names into data streams: one per day, by accident.
-    problems.push('expected a name that does not start with logs-, metrics- or traces- (those are data streams)');
+    problems.push(
+      'expected a name that does not start with logs-, metrics- or traces- (those are data streams)',
+    );
   }
   return problems;
 }

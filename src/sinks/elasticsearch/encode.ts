@@ -65,7 +65,9 @@ export function toDocument(event: OutEvent, target: EsTarget): Record<string, un
     message: summary(event),
     ecs: { version: ECS_VERSION },
     data_stream:
-      target.kind === 'data-stream' ? { type: 'logs', dataset: DATASET, namespace: target.namespace } : undefined,
+      target.kind === 'data-stream'
+        ? { type: 'logs', dataset: DATASET, namespace: target.namespace }
+        : undefined,
     event: {
       kind: 'event',
       category: ['api'],
@@ -113,7 +115,8 @@ export function toDocument(event: OutEvent, target: EsTarget): Record<string, un
 function auditFields(event: OutEvent): Record<string, unknown> {
   const { requestObject, responseObject, ...rest } = event.audit;
   const fields = sanitize(rest) as Record<string, unknown>;
-  if (requestObject !== undefined && requestObject !== null) fields.requestObjectJson = JSON.stringify(requestObject);
+  if (requestObject !== undefined && requestObject !== null)
+    fields.requestObjectJson = JSON.stringify(requestObject);
   if (responseObject !== undefined && responseObject !== null) {
     fields.responseObjectJson = JSON.stringify(responseObject);
   }
@@ -166,6 +169,7 @@ function eventTypes(verb: string | undefined, decision: string | undefined): str
     case 'watch':
       types.push('access');
       break;
+    case undefined:
     default:
       types.push('info');
   }
@@ -198,7 +202,9 @@ function parseTime(timestamp: string | undefined): { millis: number; subMillisNa
 }
 
 function unique(values: readonly (string | undefined)[]): string[] | undefined {
-  const present = [...new Set(values.filter((value): value is string => typeof value === 'string' && value !== ''))];
+  const present = [
+    ...new Set(values.filter((value): value is string => typeof value === 'string' && value !== '')),
+  ];
   return present.length === 0 ? undefined : present;
 }
 

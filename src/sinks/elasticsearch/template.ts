@@ -30,12 +30,18 @@ export function ilmPolicy(target: EsTarget, retentionDays: number): Record<strin
       ? { actions: { rollover: { max_age: '1d', max_primary_shard_size: '50gb' } } }
       : { actions: {} };
   const policy = {
-    phases: { hot: { min_age: '0ms', ...hot }, delete: { min_age: `${retentionDays}d`, actions: { delete: {} } } },
+    phases: {
+      hot: { min_age: '0ms', ...hot },
+      delete: { min_age: `${retentionDays}d`, actions: { delete: {} } },
+    },
   };
   return { policy: { ...policy, _meta: { managed_by: MANAGED_BY, [HASH_META_KEY]: contentHash(policy) } } };
 }
 
-export function indexTemplate(target: EsTarget, options: { readonly ilmPolicy?: string }): Record<string, unknown> {
+export function indexTemplate(
+  target: EsTarget,
+  options: { readonly ilmPolicy?: string },
+): Record<string, unknown> {
   const template = {
     index_patterns: templatePatterns(target),
     priority: TEMPLATE_PRIORITY,
@@ -182,7 +188,9 @@ export function contentHash(value: unknown): string {
 function stableJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
   if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) =>
+      a < b ? -1 : a > b ? 1 : 0,
+    );
     return `{${entries.map(([key, item]) => `${JSON.stringify(key)}:${stableJson(item)}`).join(',')}}`;
   }
   return JSON.stringify(value);

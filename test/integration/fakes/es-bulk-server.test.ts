@@ -12,7 +12,8 @@ const COMPAT8_NDJSON = 'application/vnd.elasticsearch+x-ndjson; compatible-with=
 
 const repoRoot = fileURLToPath(new URL('../../..', import.meta.url));
 const fixturesDir = process.env.AUDIT_FIXTURES_DIR ?? resolve(repoRoot, '../shared/fixtures/audit');
-const hasFixtures = existsSync(fixturesDir) && readdirSync(fixturesDir).some((name) => name.endsWith('.jsonl'));
+const hasFixtures =
+  existsSync(fixturesDir) && readdirSync(fixturesDir).some((name) => name.endsWith('.jsonl'));
 
 let fake: FakeElasticsearch | undefined;
 
@@ -140,13 +141,17 @@ describe('fake Elasticsearch: info, product header and content types', () => {
     });
 
     expect(result.status).toBe(400);
-    expect(JSON.stringify(result.json)).toContain('A compatible version is required on both Content-Type and Accept');
+    expect(JSON.stringify(result.json)).toContain(
+      'A compatible version is required on both Content-Type and Accept',
+    );
   });
 
   it('answers a body with an unsupported content type with 406', async () => {
     const server = await start();
 
-    const result = await bulk(server, ndjson({ create: { _index: 'a' } }, { a: 1 }), { 'content-type': 'text/plain' });
+    const result = await bulk(server, ndjson({ create: { _index: 'a' } }, { a: 1 }), {
+      'content-type': 'text/plain',
+    });
 
     expect(result.status).toBe(406);
     expect(result.json).toEqual({ error: 'Content-Type header [text/plain] is not supported', status: 406 });
@@ -157,7 +162,10 @@ describe('fake Elasticsearch: _bulk', () => {
   it('rejects a body without the final newline with 400 illegal_argument_exception', async () => {
     const server = await start();
 
-    const result = await bulk(server, JSON.stringify({ create: { _index: 'a' } }) + '\n' + JSON.stringify({ a: 1 }));
+    const result = await bulk(
+      server,
+      JSON.stringify({ create: { _index: 'a' } }) + '\n' + JSON.stringify({ a: 1 }),
+    );
 
     expect(result.status).toBe(400);
     expect(result.json).toMatchObject({
@@ -233,7 +241,10 @@ describe('fake Elasticsearch: _bulk', () => {
     expect(server.documents('from-path')).toHaveLength(1);
     expect(without.status).toBe(400);
     expect(without.json).toMatchObject({
-      error: { type: 'action_request_validation_exception', reason: 'Validation Failed: 1: index is missing;' },
+      error: {
+        type: 'action_request_validation_exception',
+        reason: 'Validation Failed: 1: index is missing;',
+      },
     });
   });
 });
@@ -279,17 +290,28 @@ describe('fake Elasticsearch: data streams', () => {
     const item = items(result.json)[0]!;
     expect(item.status).toBe(400);
     expect(item.error!.type).toBe('document_parsing_exception');
-    expect(item.error!.reason).toMatch(/^\[1:\d+\] failed to parse: data stream timestamp field \[@timestamp\] is missing$/);
+    expect(item.error!.reason).toMatch(
+      /^\[1:\d+\] failed to parse: data stream timestamp field \[@timestamp\] is missing$/,
+    );
     expect(item.error!.caused_by!.type).toBe('illegal_argument_exception');
   });
 
   it('rejects a data_stream.* value that differs from the constant_keyword already set', async () => {
     const server = await start();
-    await bulk(server, ndjson({ create: { _index: 'logs-app-default' } }, { '@timestamp': 1, data_stream: { namespace: 'default' } }));
+    await bulk(
+      server,
+      ndjson(
+        { create: { _index: 'logs-app-default' } },
+        { '@timestamp': 1, data_stream: { namespace: 'default' } },
+      ),
+    );
 
     const result = await bulk(
       server,
-      ndjson({ create: { _index: 'logs-app-default' } }, { '@timestamp': 1, data_stream: { namespace: 'other' } }),
+      ndjson(
+        { create: { _index: 'logs-app-default' } },
+        { '@timestamp': 1, data_stream: { namespace: 'other' } },
+      ),
     );
 
     expect(items(result.json)[0]!.error!.reason).toContain(
@@ -323,7 +345,9 @@ describe('fake Elasticsearch: dynamic mapping', () => {
     const item = await indexOne(server, 'm', { status: { phase: 'Running' } });
 
     expect(item.status).toBe(400);
-    expect(item.error!.reason).toMatch(/failed to parse field \[status\] of type \[text\] in document with id '.+'\. Preview of field's value: '\{phase=Running\}'/);
+    expect(item.error!.reason).toMatch(
+      /failed to parse field \[status\] of type \[text\] in document with id '.+'\. Preview of field's value: '\{phase=Running\}'/,
+    );
   });
 
   it('expands dotted names into objects, so "app" and "app.kubernetes.io/name" collide', async () => {
@@ -332,7 +356,9 @@ describe('fake Elasticsearch: dynamic mapping', () => {
 
     const item = await indexOne(server, 'm', { labels: { 'app.kubernetes.io/name': 'web' } });
 
-    expect(item.error!.reason).toContain('Could not dynamically add mapping for field [labels.app.kubernetes.io/name]');
+    expect(item.error!.reason).toContain(
+      'Could not dynamically add mapping for field [labels.app.kubernetes.io/name]',
+    );
   });
 
   it.each([
@@ -372,7 +398,7 @@ describe('fake Elasticsearch: dynamic mapping', () => {
     const item = await indexOne(server, 'm', { name: 'web-1' });
 
     expect(server.mapping('m')).toMatchObject({ properties: { name: { type: 'date' } } });
-    expect(item.error!.reason).toContain("failed to parse field [name] of type [date] in document with id");
+    expect(item.error!.reason).toContain('failed to parse field [name] of type [date] in document with id');
   });
 
   it('refuses a keyword term longer than 32766 bytes but skips long values under ignore_above', async () => {
@@ -382,7 +408,11 @@ describe('fake Elasticsearch: dynamic mapping', () => {
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({
         index_patterns: ['kw-*'],
-        template: { mappings: { properties: { raw: { type: 'keyword' }, capped: { type: 'keyword', ignore_above: 1024 } } } },
+        template: {
+          mappings: {
+            properties: { raw: { type: 'keyword' }, capped: { type: 'keyword', ignore_above: 1024 } },
+          },
+        },
       }),
     });
     const long = 'x'.repeat(40_000);
@@ -416,12 +446,20 @@ describe('fake Elasticsearch: dynamic mapping', () => {
       }),
     });
     const sources = [
-      { known: 'a', annotations: { 'authorization.k8s.io/decision': 'allow' }, object: { status: { phase: 'x' } } },
+      {
+        known: 'a',
+        annotations: { 'authorization.k8s.io/decision': 'allow' },
+        object: { status: { phase: 'x' } },
+      },
       { known: 'b', annotations: { 'a.': 'x' }, object: { status: 'Failure', '.': {} }, unknown: { '.': 1 } },
-      ...Array.from({ length: 3 }, (_, i) => ({ [`wide${i}`]: Object.fromEntries(Array.from({ length: 600 }, (__, j) => [`k${j}`, 'v'])) })),
+      ...Array.from({ length: 3 }, (_, i) => ({
+        [`wide${i}`]: Object.fromEntries(Array.from({ length: 600 }, (__, j) => [`k${j}`, 'v'])),
+      })),
     ];
 
-    const results = await Promise.all(sources.map(async (source) => (await indexOne(server, 'audit-1', source)).status));
+    const results = await Promise.all(
+      sources.map(async (source) => (await indexOne(server, 'audit-1', source)).status),
+    );
 
     expect(put.status).toBe(200);
     expect(results).toEqual([201, 201, 201, 201, 201]);
@@ -435,7 +473,9 @@ describe('fake Elasticsearch: dynamic mapping', () => {
       const lines = readFileSync(resolve(fixturesDir, 'openshift-cluster-logging-operator.jsonl'), 'utf8')
         .split('\n')
         .filter((line) => line !== '');
-      const body = lines.map((line) => `${JSON.stringify({ create: { _index: 'raw-audit' } })}\n${line}\n`).join('');
+      const body = lines
+        .map((line) => `${JSON.stringify({ create: { _index: 'raw-audit' } })}\n${line}\n`)
+        .join('');
 
       const result = await bulk(server, body);
 
@@ -451,7 +491,12 @@ describe('fake Elasticsearch: dynamic mapping', () => {
 describe('fake Elasticsearch: index templates and ILM policies', () => {
   it('stores and returns index templates, including the built-in logs template', async () => {
     const server = await start();
-    const template = { index_patterns: ['a-*'], priority: 5, template: { settings: { 'index.lifecycle.name': 'p' } }, _meta: { x: 1 } };
+    const template = {
+      index_patterns: ['a-*'],
+      priority: 5,
+      template: { settings: { 'index.lifecycle.name': 'p' } },
+      _meta: { x: 1 },
+    };
     await fetch(`${server.url}/_index_template/mine`, {
       method: 'PUT',
       headers: { 'content-type': 'application/json' },
@@ -459,7 +504,9 @@ describe('fake Elasticsearch: index templates and ILM policies', () => {
     });
 
     const one = (await (await fetch(`${server.url}/_index_template/mine`)).json()) as Record<string, unknown>;
-    const all = (await (await fetch(`${server.url}/_index_template`)).json()) as { index_templates: { name: string }[] };
+    const all = (await (await fetch(`${server.url}/_index_template`)).json()) as {
+      index_templates: { name: string }[];
+    };
     const missing = await fetch(`${server.url}/_index_template/nope`);
 
     expect(one).toEqual({ index_templates: [{ name: 'mine', index_template: template }] });
@@ -494,7 +541,10 @@ describe('fake Elasticsearch: index templates and ILM policies', () => {
     await put();
     await put();
 
-    const got = (await (await fetch(`${server.url}/_ilm/policy/p`)).json()) as Record<string, { version: number; policy: unknown }>;
+    const got = (await (await fetch(`${server.url}/_ilm/policy/p`)).json()) as Record<
+      string,
+      { version: number; policy: unknown }
+    >;
     const missing = await fetch(`${server.url}/_ilm/policy/none`);
 
     expect(got.p).toMatchObject({ version: 2, policy: policy.policy });
@@ -515,7 +565,10 @@ describe('fake Elasticsearch: faults', () => {
     expect(first.status).toBe(429);
     expect(first.headers.get('retry-after')).toBe('7');
     expect(first.json).toMatchObject({
-      error: { root_cause: [{ type: 'es_rejected_execution_exception' }], type: 'es_rejected_execution_exception' },
+      error: {
+        root_cause: [{ type: 'es_rejected_execution_exception' }],
+        type: 'es_rejected_execution_exception',
+      },
       status: 429,
     });
     expect(second.status).toBe(200);

@@ -167,7 +167,9 @@ describe('rotations while the forwarder was down', () => {
     rig = undefined;
     // Down: maxbackup removes the backup.
     await h.remove(backup);
-    rig = await startTailer(h, { log });
+    rig = await startTailer(h, { log, missingFileGraceMs: 100 });
+    const restarted = rig;
+    await waitFor(() => restarted.losses.length > 0, { message: 'data loss record' });
     expect(rig.losses).toEqual([
       expect.objectContaining({
         path: h.path(backup),

@@ -75,16 +75,21 @@ describe('SimulatedApiServer', () => {
     expect(keys).toHaveLength(1500);
   });
 
-  it('names backups like lumberjack, in an order that sorts as they were written', async () => {
+  it('names backups like lumberjack, in an order that sorts as they were written', () => {
     // A frozen clock: every rotation falls in the same millisecond, which must not collide.
     const sim = server({ clock: () => Date.UTC(2024, 4, 6, 7, 8, 9, 123) });
 
     sim.writeNow(800);
 
-    const backups = sim.files().flatMap((file) => (file.backupPath === undefined ? [] : [basename(file.backupPath)]));
+    const backups = sim
+      .files()
+      .flatMap((file) => (file.backupPath === undefined ? [] : [basename(file.backupPath)]));
     expect(backups.length).toBeGreaterThan(2);
     expect(backups.every((name) => BACKUP_NAME.test(name))).toBe(true);
-    expect(backups.slice(0, 2)).toEqual(['audit-2024-05-06T07-08-09.123.log', 'audit-2024-05-06T07-08-09.124.log']);
+    expect(backups.slice(0, 2)).toEqual([
+      'audit-2024-05-06T07-08-09.123.log',
+      'audit-2024-05-06T07-08-09.124.log',
+    ]);
     expect([...backups].sort()).toEqual(backups);
     expect(new Set(backups).size).toBe(backups.length);
   });
@@ -200,10 +205,15 @@ describe('SimulatedApiServer', () => {
     );
     expect(manifest.backups.size).toBe(sim.stats().rotations);
     expect(manifest.removed.size).toBe(sim.stats().rotations - 2);
-    const isRemoved = (backup: string): boolean => manifest.removed.has(backup) || manifest.removed.has(`${backup}.gz`);
-    const survivors = new Set([...manifest.backups].filter(([, backup]) => !isRemoved(backup)).map(([file]) => file));
+    const isRemoved = (backup: string): boolean =>
+      manifest.removed.has(backup) || manifest.removed.has(`${backup}.gz`);
+    const survivors = new Set(
+      [...manifest.backups].filter(([, backup]) => !isRemoved(backup)).map(([file]) => file),
+    );
     survivors.add(sim.stats().file);
-    const expected = manifest.lines.filter((l) => survivors.has(l.file)).map((l) => `${l.auditID}/${l.stage}`);
+    const expected = manifest.lines
+      .filter((l) => survivors.has(l.file))
+      .map((l) => `${l.auditID}/${l.stage}`);
     expect((await linesOnDisk()).keys).toEqual(expected);
   });
 
@@ -250,7 +260,9 @@ describe('SimulatedApiServer', () => {
   it('writes lines given by a custom source verbatim', async () => {
     let n = 0;
     const sim = server({
-      source: { nextEvent: () => ({ line: `{"n":${++n},"s":"&"}`, auditID: `id-${n}`, stage: 'ResponseComplete' }) },
+      source: {
+        nextEvent: () => ({ line: `{"n":${++n},"s":"&"}`, auditID: `id-${n}`, stage: 'ResponseComplete' }),
+      },
     });
 
     sim.writeNow(2);

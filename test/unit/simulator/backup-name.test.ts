@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { backupPath, formatBackupTimestamp, goExt, parseBackupName } from '../../../src/simulator/backup-name.ts';
+import {
+  backupPath,
+  formatBackupTimestamp,
+  goExt,
+  parseBackupName,
+} from '../../../src/simulator/backup-name.ts';
 
 const AT = Date.UTC(2024, 4, 6, 7, 8, 9, 123);
 

@@ -13,8 +13,22 @@ describe('Prng', () => {
   });
 
   it('gives unrelated sequences for neighbouring seeds', () => {
-    const a = Array.from({ length: 1000 }, ((rng) => () => rng.nextUint32())(new Prng(1)));
-    const b = new Set(Array.from({ length: 1000 }, ((rng) => () => rng.nextUint32())(new Prng(2))));
+    const a = Array.from(
+      { length: 1000 },
+      (
+        (rng) => () =>
+          rng.nextUint32()
+      )(new Prng(1)),
+    );
+    const b = new Set(
+      Array.from(
+        { length: 1000 },
+        (
+          (rng) => () =>
+            rng.nextUint32()
+        )(new Prng(2)),
+      ),
+    );
 
     expect(a.filter((value) => b.has(value))).toHaveLength(0);
   });
@@ -33,7 +47,8 @@ describe('Prng', () => {
 
     const ids = Array.from({ length: 1000 }, () => rng.uuidV4());
 
-    for (const id of ids) expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    for (const id of ids)
+      expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     expect(new Set(ids).size).toBe(ids.length);
   });
 

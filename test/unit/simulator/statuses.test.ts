@@ -11,7 +11,11 @@ describe('statuses', () => {
   });
 
   it('words RBAC denials as the authorizer does', () => {
-    const status = forbidden({ resource: 'secrets', namespace: 'kube-system', apiVersion: 'v1' }, 'system:anonymous', 'list');
+    const status = forbidden(
+      { resource: 'secrets', namespace: 'kube-system', apiVersion: 'v1' },
+      'system:anonymous',
+      'list',
+    );
 
     expect(status.message).toBe(
       'secrets is forbidden: User "system:anonymous" cannot list resource "secrets" in API group "" in the namespace "kube-system"',
@@ -20,6 +24,14 @@ describe('statuses', () => {
   });
 
   it('sorts annotation keys as Go sorts map keys', () => {
-    expect(Object.keys(sortedAnnotations([['b', '1'], ['a', '2'], ['a/b', '3']]))).toEqual(['a', 'a/b', 'b']);
+    expect(
+      Object.keys(
+        sortedAnnotations([
+          ['b', '1'],
+          ['a', '2'],
+          ['a/b', '3'],
+        ]),
+      ),
+    ).toEqual(['a', 'a/b', 'b']);
   });
 });
