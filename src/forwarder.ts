@@ -253,7 +253,11 @@ export class Forwarder {
         healthError: runtime.healthError,
         lane: runtime.lane?.status(),
       })),
-      deadLetter: { path: this.#deadLetter.path, total: this.#deadLetter.total, counts: this.#deadLetter.counts },
+      deadLetter: {
+        path: this.#deadLetter.path,
+        total: this.#deadLetter.total,
+        counts: this.#deadLetter.counts,
+      },
     });
   }
 }

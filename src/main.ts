@@ -32,7 +32,9 @@ async function main(argv: readonly string[]): Promise<number> {
   // Each of these commands parses its own options.
   const io: CliIo = { stdout: process.stdout, stderr: process.stderr, env: process.env };
   if (argv[0] === 'status') return runStatusCommand(argv.slice(1), io);
-  if (argv[0] === 'checkpoint') return runCheckpointCommand(argv.slice(1), io, { procDir: '/proc', selfPid: process.pid });
+  if (argv[0] === 'checkpoint') {
+    return runCheckpointCommand(argv.slice(1), io, { procDir: '/proc', selfPid: process.pid });
+  }
   let parsed;
   try {
     parsed = parseArgs({

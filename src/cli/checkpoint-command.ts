@@ -12,7 +12,7 @@ import {
   listSetAsideCopies,
   readCheckpoint,
   replaceCheckpoint,
-  setCorruptAside,
+  keepCorruptCopy,
   writeFreshCheckpoint,
 } from './checkpoint-file.ts';
 import { parseResetTarget, planReset, selectEntries } from './checkpoint-reset.ts';
@@ -134,7 +134,9 @@ export async function runCheckpointCommand(
         return usageError(io, `unknown checkpoint command ${JSON.stringify(action)}`);
     }
   } catch (error) {
-    io.stderr.write(`checkpoint ${action}: ${describeError(error)}\nNothing was changed unless stated above.\n`);
+    io.stderr.write(
+      `checkpoint ${action}: ${describeError(error)}\nNothing was changed unless stated above.\n`,
+    );
     return EXIT_PROBLEM;
   }
 }
@@ -148,7 +150,9 @@ async function show({ io, values, stateDir, paint, now }: Context): Promise<numb
   const read = await readCheckpoint(stateDir);
   switch (read.kind) {
     case 'missing':
-      io.stderr.write(`No checkpoint at ${read.path}: the forwarder has not saved one yet (or --state-dir is wrong).\n`);
+      io.stderr.write(
+        `No checkpoint at ${read.path}: the forwarder has not saved one yet (or --state-dir is wrong).\n`,
+      );
       return EXIT_PROBLEM;
     case 'corrupt':
       io.stderr.write(
@@ -161,7 +165,9 @@ async function show({ io, values, stateDir, paint, now }: Context): Promise<numb
       if (values.json) io.stdout.write(`${JSON.stringify(read.document, null, 2)}\n`);
       else {
         const setAside = await listSetAsideCopies(stateDir);
-        io.stdout.write(renderCheckpoint(read.document, { path: read.path, paint, nowMs: now.getTime(), setAside }));
+        io.stdout.write(
+          renderCheckpoint(read.document, { path: read.path, paint, nowMs: now.getTime(), setAside }),
+        );
       }
       return EXIT_OK;
   }
@@ -169,17 +175,27 @@ async function show({ io, values, stateDir, paint, now }: Context): Promise<numb
 
 async function reset(context: Context): Promise<number> {
   const { io, values, stateDir, paint, now } = context;
-  if ((values.file === undefined) === !values.all) return usageError(io, 'reset: give either --file PATH_OR_KEY or --all');
+  if ((values.file === undefined) === !values.all)
+    return usageError(io, 'reset: give either --file PATH_OR_KEY or --all');
   if (values.to === undefined) return usageError(io, 'reset: --to beginning|end|OFFSET is required');
   const to = parseResetTarget(values.to);
-  if (to === undefined) return usageError(io, `reset: --to expects beginning, end or a byte offset, got ${JSON.stringify(values.to)}`);
+  if (to === undefined)
+    return usageError(
+      io,
+      `reset: --to expects beginning, end or a byte offset, got ${JSON.stringify(values.to)}`,
+    );
   if (values.all && typeof to === 'number') {
-    return usageError(io, 'reset: --all takes --to beginning or --to end; a byte offset only makes sense for one file');
+    return usageError(
+      io,
+      'reset: --all takes --to beginning or --to end; a byte offset only makes sense for one file',
+    );
   }
 
   const read = await readCheckpoint(stateDir);
   if (read.kind === 'missing') {
-    io.stderr.write(`No checkpoint at ${read.path}: nothing to reset. Files the forwarder has not seen start where source.startAt says.\n`);
+    io.stderr.write(
+      `No checkpoint at ${read.path}: nothing to reset. Files the forwarder has not seen start where source.startAt says.\n`,
+    );
     return EXIT_PROBLEM;
   }
   if (read.kind === 'corrupt') {
@@ -193,7 +209,10 @@ async function reset(context: Context): Promise<number> {
     return resetCorrupt(context, read.path, read.reason, to === 'end' ? 'end' : 'beginning');
   }
 
-  const selected = selectEntries(read.document, { all: values.all, ...(values.file !== undefined && { file: values.file }) });
+  const selected = selectEntries(read.document, {
+    all: values.all,
+    ...(values.file !== undefined && { file: values.file }),
+  });
   if (!selected.ok) {
     io.stderr.write(`reset: ${selected.error}\n`);
     return EXIT_PROBLEM;
@@ -202,7 +221,11 @@ async function reset(context: Context): Promise<number> {
   for (const entry of selected.entries) {
     facts.set(entry.key, await inspectEntryFile(entry, typeof to === 'number' ? to : undefined));
   }
-  const plan = planReset(read.document, { all: values.all, to, sinks: values.sink, ...(values.file !== undefined && { file: values.file }) }, facts);
+  const plan = planReset(
+    read.document,
+    { all: values.all, to, sinks: values.sink, ...(values.file !== undefined && { file: values.file }) },
+    facts,
+  );
   if (!plan.ok) {
     io.stderr.write(`reset: ${plan.error}\nNothing was changed.\n`);
     return EXIT_PROBLEM;
@@ -217,12 +240,17 @@ async function reset(context: Context): Promise<number> {
   return EXIT_OK;
 }
 
-async function resetCorrupt(context: Context, path: string, reason: string, to: 'beginning' | 'end'): Promise<number> {
+async function resetCorrupt(
+  context: Context,
+  path: string,
+  reason: string,
+  to: 'beginning' | 'end',
+): Promise<number> {
   const { io, values, stateDir, paint, now } = context;
   if (to === 'end' && (values.source === undefined || values.sink.length === 0)) {
     io.stderr.write(
       `The checkpoint ${path} is corrupt (${reason}), so it no longer says which files exist or which sinks there are.\n` +
-        'To start every file at its end, also give --source (the config\'s source.path) and --sink NAME for each sink.\n' +
+        "To start every file at its end, also give --source (the config's source.path) and --sink NAME for each sink.\n" +
         'Or use --to beginning to read every file again (duplicates, no loss), or set checkpoint.onCorrupt: end.\n',
     );
     return EXIT_PROBLEM;
@@ -232,18 +260,29 @@ async function resetCorrupt(context: Context, path: string, reason: string, to: 
     entries = await entriesAtEnd(values.source, values.sink, values['backup-glob']);
   }
   io.stdout.write(`${paint('red', `The checkpoint ${path} is corrupt: ${reason}.`)}\n`);
-  io.stdout.write(`It will be set aside as ${path}.corrupt-<time> and replaced by a new one in which:\n`);
+  io.stdout.write(
+    `It will be kept as ${path}.corrupt-<time> and replaced (atomically) by a new one in which:\n`,
+  );
   if (to === 'beginning') {
-    io.stdout.write(paint('yellow', '  every audit file is read again from its beginning (events already sent are sent again)\n'));
+    io.stdout.write(
+      paint(
+        'yellow',
+        '  every audit file is read again from its beginning (events already sent are sent again)\n',
+      ),
+    );
   } else {
     for (const entry of entries) {
       const offset = Object.values(entry.offsets)[0] ?? 0;
-      io.stdout.write(`  ${entry.path}: ${entry.state === 'active' ? `starts at ${offset}` : 'skipped (finished)'}\n`);
+      io.stdout.write(
+        `  ${entry.path}: ${entry.state === 'active' ? `starts at ${offset}` : 'skipped (finished)'}\n`,
+      );
     }
-    io.stdout.write(paint('red', '  what was not sent before is skipped: those events will not reach the sinks\n'));
+    io.stdout.write(
+      paint('red', '  what was not sent before is skipped: those events will not reach the sinks\n'),
+    );
   }
   if (!(await confirm(context))) return EXIT_PROBLEM;
-  const aside = await setCorruptAside(stateDir, now);
+  const aside = await keepCorruptCopy(stateDir, now);
   await writeFreshCheckpoint(stateDir, entries, now);
   io.stdout.write(`Done. The corrupt checkpoint is kept as ${aside}.\nStart the forwarder.\n`);
   return EXIT_OK;
@@ -253,7 +292,11 @@ async function clearDataLoss(context: Context): Promise<number> {
   const { io, stateDir, paint, now } = context;
   const read = await readCheckpoint(stateDir);
   if (read.kind !== 'ok') {
-    io.stderr.write(read.kind === 'missing' ? `No checkpoint at ${read.path}.\n` : `The checkpoint ${read.path} is corrupt: ${read.reason}.\n`);
+    io.stderr.write(
+      read.kind === 'missing'
+        ? `No checkpoint at ${read.path}.\n`
+        : `The checkpoint ${read.path} is corrupt: ${read.reason}.\n`,
+    );
     return EXIT_PROBLEM;
   }
   const records = read.document.dataLoss;
@@ -261,11 +304,17 @@ async function clearDataLoss(context: Context): Promise<number> {
     io.stdout.write('No data-loss records: nothing to clear.\n');
     return EXIT_OK;
   }
-  io.stdout.write(`${paint('red', `${records.length === 1 ? '1 data-loss record' : `${records.length} data-loss records`} will be forgotten:`)}\n`);
+  io.stdout.write(
+    `${paint('red', `${records.length === 1 ? '1 data-loss record' : `${records.length} data-loss records`} will be forgotten:`)}\n`,
+  );
   for (const record of records) {
-    io.stdout.write(`  ${record.path}: ${record.unreadBytes} bytes unread · ${record.reason} · detected ${record.detectedAt}\n`);
+    io.stdout.write(
+      `  ${record.path}: ${record.unreadBytes} bytes unread · ${record.reason} · detected ${record.detectedAt}\n`,
+    );
   }
-  io.stdout.write('They stay in the logs (ERROR "Audit events lost") and in the kept copy of the checkpoint.\n');
+  io.stdout.write(
+    'They stay in the logs (ERROR "Audit events lost") and in the kept copy of the checkpoint.\n',
+  );
   if (!(await confirm(context))) return EXIT_PROBLEM;
   const document: CheckpointDocument = { ...read.document, dataLoss: [] };
   const { backup } = await replaceCheckpoint(stateDir, document, 'clear-data-loss', now);
@@ -281,9 +330,14 @@ async function confirm({ io, deps, values, stateDir, paint }: Context): Promise<
     ...(deps.procDir !== undefined && { procDir: deps.procDir }),
     selfPid: deps.selfPid ?? -1,
   });
-  const certain = sightings.filter((sighting) => sighting.usesStateDir);
+  for (const sighting of sightings.filter((s) => s.usesStateDir && !s.holdsCheckpoint)) {
+    io.stderr.write(`note: ${sighting.description}.\n`);
+  }
+  const certain = sightings.filter((sighting) => sighting.usesStateDir && sighting.holdsCheckpoint);
   for (const sighting of sightings.filter((s) => !s.usesStateDir)) {
-    io.stderr.write(`${paint('yellow', 'warning:')} ${sighting.description}; if it uses ${stateDir}, stop it first.\n`);
+    io.stderr.write(
+      `${paint('yellow', 'warning:')} ${sighting.description}; if it uses ${stateDir}, stop it first.\n`,
+    );
   }
   if (certain.length > 0) {
     const list = certain.map((sighting) => `  - ${sighting.description}\n`).join('');
@@ -295,7 +349,9 @@ async function confirm({ io, deps, values, stateDir, paint }: Context): Promise<
       );
       return false;
     }
-    io.stderr.write(`${paint('yellow', 'warning: --force given although a running forwarder uses this state directory:')}\n${list}`);
+    io.stderr.write(
+      `${paint('yellow', 'warning: --force given although a running forwarder uses this state directory:')}\n${list}`,
+    );
   }
   if (!values.yes) {
     io.stderr.write('Nothing was changed: add --yes to apply this.\n');

@@ -1,7 +1,7 @@
 // Offline access to checkpoint.json for the `checkpoint` commands: read it (telling missing from
 // corrupt), look at the files it names, and write a changed copy through the store's atomic write.
 // The format and its parser stay in checkpoint/store.ts; nothing here guesses at it.
-import { copyFile, open, readdir, readFile, rename, stat } from 'node:fs/promises';
+import { copyFile, open, readdir, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { CHECKPOINT_FILE, parseCheckpoint, writeFileAtomically } from '../checkpoint/store.ts';
 import { backupMatcher } from '../source/backups.ts';
@@ -30,14 +30,19 @@ export async function readCheckpoint(stateDir: string): Promise<CheckpointRead> 
     return { kind: 'corrupt', path, reason: `cannot read it (${code ?? String(error)})` };
   }
   const parsed = parseCheckpoint(text);
-  return parsed.ok ? { kind: 'ok', path, document: parsed.document } : { kind: 'corrupt', path, reason: parsed.reason };
+  return parsed.ok
+    ? { kind: 'ok', path, document: parsed.document }
+    : { kind: 'corrupt', path, reason: parsed.reason };
 }
 
 /** Copies set aside earlier (by the daemon's onCorrupt policy or by `reset`), oldest first. */
 export async function listSetAsideCopies(stateDir: string): Promise<string[]> {
   const names = await readdir(stateDir).catch(() => []);
   return names
-    .filter((name) => name.startsWith(`${CHECKPOINT_FILE}.corrupt-`) || name.startsWith(`${CHECKPOINT_FILE}.before-`))
+    .filter(
+      (name) =>
+        name.startsWith(`${CHECKPOINT_FILE}.corrupt-`) || name.startsWith(`${CHECKPOINT_FILE}.before-`),
+    )
     .sort()
     .map((name) => join(stateDir, name));
 }
@@ -60,11 +65,14 @@ export async function replaceCheckpoint(
   return { backup };
 }
 
-/** Renames an unreadable checkpoint the way the daemon does (checkpoint.json.corrupt-<time>). */
-export async function setCorruptAside(stateDir: string, now: Date): Promise<string> {
-  const path = checkpointPath(stateDir);
-  const aside = `${path}.corrupt-${stamp(now)}`;
-  await rename(path, aside);
+/**
+ * Keeps a copy of an unreadable checkpoint under the daemon's naming (checkpoint.json.corrupt-<time>).
+ * A copy, not a rename: the path must never be missing, or a daemon retrying to open it would take a
+ * missing file for a first run (source.startAt) before the new checkpoint replaces it.
+ */
+export async function keepCorruptCopy(stateDir: string, now: Date): Promise<string> {
+  const aside = `${checkpointPath(stateDir)}.corrupt-${stamp(now)}`;
+  await copyFile(checkpointPath(stateDir), aside);
   return aside;
 }
 
@@ -73,7 +81,12 @@ export async function writeFreshCheckpoint(
   files: readonly CheckpointEntry[],
   now: Date,
 ): Promise<void> {
-  const document: CheckpointDocument = { version: 1, writtenAt: now.toISOString(), files: [...files], dataLoss: [] };
+  const document: CheckpointDocument = {
+    version: 1,
+    writtenAt: now.toISOString(),
+    files: [...files],
+    dataLoss: [],
+  };
   await writeFileAtomically(checkpointPath(stateDir), `${JSON.stringify(document)}\n`);
 }
 
@@ -105,7 +118,9 @@ export async function inspectEntryFile(entry: CheckpointEntry, offset?: number):
     if (head.compressed) return { isSameFile: true, isCompressed: true };
     const lineAlignedEnd = await findLineAlignedEnd(handle, stats.size);
     const boundary =
-      offset === undefined || offset > stats.size ? undefined : await lineBoundary(handle, offset, stats.size);
+      offset === undefined || offset > stats.size
+        ? undefined
+        : await lineBoundary(handle, offset, stats.size);
     return {
       isSameFile: true,
       isCompressed: false,

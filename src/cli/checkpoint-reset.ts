@@ -48,7 +48,9 @@ export function selectEntries(
   const wanted = request.file ?? '';
   const byKey = document.files.filter((entry) => entry.key === wanted);
   if (byKey.length > 0) return { ok: true, entries: byKey };
-  const byPath = document.files.filter((entry) => entry.path === wanted || stripSlashes(entry.path) === stripSlashes(wanted));
+  const byPath = document.files.filter(
+    (entry) => entry.path === wanted || stripSlashes(entry.path) === stripSlashes(wanted),
+  );
   if (byPath.length === 1) return { ok: true, entries: byPath };
   if (byPath.length > 1) {
     return {
@@ -79,7 +81,10 @@ export function planReset(
   facts: ReadonlyMap<string, FileOnDisk>,
 ): ResetPlan {
   if (request.all && typeof request.to === 'number') {
-    return { ok: false, error: '--all takes --to beginning or --to end; a byte offset only makes sense for one file' };
+    return {
+      ok: false,
+      error: '--all takes --to beginning or --to end; a byte offset only makes sense for one file',
+    };
   }
   const selected = selectEntries(document, request);
   if (!selected.ok) return selected;
@@ -94,7 +99,10 @@ export function planReset(
     const recorded = Object.keys(entry.offsets);
     const sinks = request.sinks.length > 0 ? request.sinks : recorded;
     if (sinks.length === 0) {
-      return { ok: false, error: `${entry.path} (${entry.key}) records no sink offsets; name the sink with --sink` };
+      return {
+        ok: false,
+        error: `${entry.path} (${entry.key}) records no sink offsets; name the sink with --sink`,
+      };
     }
     const unknown = sinks.filter((sink) => !recorded.includes(sink));
     if (unknown.length > 0 && !request.all) {
@@ -111,7 +119,8 @@ export function planReset(
     for (const sink of sinks) {
       const from = entry.offsets[sink];
       if (from === undefined) continue;
-      if (from !== target.offset) changes.push({ key: entry.key, path: entry.path, sink, from, to: target.offset });
+      if (from !== target.offset)
+        changes.push({ key: entry.key, path: entry.path, sink, from, to: target.offset });
       entry.offsets[sink] = target.offset;
     }
     // A finished file is never read again; one with bytes left to send must be picked up again.
@@ -155,7 +164,11 @@ function resolveTarget(
     };
   }
   if (!fact.isSameFile || fact.isCompressed) {
-    return { ok: true, offset: to, note: `not checked against the file (${fact.isCompressed ? 'compressed' : 'not found at this path'}): make sure ${to} is where a line starts` };
+    return {
+      ok: true,
+      offset: to,
+      note: `not checked against the file (${fact.isCompressed ? 'compressed' : 'not found at this path'}): make sure ${to} is where a line starts`,
+    };
   }
   return { ok: true, offset: to };
 }

@@ -13,6 +13,11 @@ const DEFAULT_STATE_DIR = '/var/lib/k8s-audit-forwarder';
 export interface DaemonSighting {
   /** True when it certainly uses this state directory; false when it may (its config could not be read). */
   readonly usesStateDir: boolean;
+  /**
+   * False only when the daemon says it could not open the checkpoint (corrupt, unwritable directory):
+   * it then holds nothing that it could write back, and retries opening, so it picks up a repaired file.
+   */
+  readonly holdsCheckpoint: boolean;
   readonly description: string;
 }
 
@@ -27,11 +32,10 @@ export interface ProbeOptions {
 }
 
 export async function findDaemons(stateDir: string, options: ProbeOptions): Promise<DaemonSighting[]> {
-  const sightings: DaemonSighting[] = [];
+  // A daemon that answers is asked directly; the process scan is for one that does not (other address).
   const byStatus = await probeStatus(stateDir, options);
-  if (byStatus) sightings.push(byStatus);
-  if (options.procDir !== undefined) sightings.push(...(await scanProcesses(stateDir, options.procDir, options.selfPid)));
-  return sightings;
+  if (byStatus) return [byStatus];
+  return options.procDir === undefined ? [] : scanProcesses(stateDir, options.procDir, options.selfPid);
 }
 
 async function probeStatus(stateDir: string, options: ProbeOptions): Promise<DaemonSighting | undefined> {
@@ -42,12 +46,25 @@ async function probeStatus(stateDir: string, options: ProbeOptions): Promise<Dae
     return undefined;
   }
   try {
-    const response = await (options.fetch ?? fetch)(url, { signal: AbortSignal.timeout(options.timeoutMs ?? 1000) });
+    const response = await (options.fetch ?? fetch)(url, {
+      signal: AbortSignal.timeout(options.timeoutMs ?? 1000),
+    });
     if (!response.ok) return undefined;
-    const document = (await response.json()) as { checkpoint?: { path?: unknown } };
+    const document = (await response.json()) as { checkpoint?: { path?: unknown; error?: unknown } };
     const path = document.checkpoint?.path;
     if (typeof path !== 'string' || resolve(path) !== resolve(checkpointPath(stateDir))) return undefined;
-    return { usesStateDir: true, description: `the forwarder answering at ${url.origin} uses ${path}` };
+    const error = document.checkpoint?.error;
+    return typeof error === 'string'
+      ? {
+          usesStateDir: true,
+          holdsCheckpoint: false,
+          description: `the forwarder answering at ${url.origin} could not open ${path} (${error}) and retries; it will read the new one within 30 s`,
+        }
+      : {
+          usesStateDir: true,
+          holdsCheckpoint: true,
+          description: `the forwarder answering at ${url.origin} uses ${path}`,
+        };
   } catch {
     // Nothing listening there: the usual case for an offline command.
     return undefined;
@@ -55,7 +72,9 @@ async function probeStatus(stateDir: string, options: ProbeOptions): Promise<Dae
 }
 
 async function scanProcesses(stateDir: string, procDir: string, selfPid: number): Promise<DaemonSighting[]> {
-  const pids = (await readdir(procDir).catch(() => [])).filter((name) => /^\d+$/.test(name) && Number(name) !== selfPid);
+  const pids = (await readdir(procDir).catch(() => [])).filter(
+    (name) => /^\d+$/.test(name) && Number(name) !== selfPid,
+  );
   const sightings: DaemonSighting[] = [];
   for (const pid of pids) {
     const args = await readFile(join(procDir, pid, 'cmdline'), 'utf8').then(
@@ -70,6 +89,7 @@ async function scanProcesses(stateDir: string, procDir: string, selfPid: number)
     if (dir !== undefined && resolve(dir) !== resolve(stateDir)) continue;
     sightings.push({
       usesStateDir: dir !== undefined,
+      holdsCheckpoint: true,
       description:
         dir === undefined
           ? `process ${pid} (${command}) is a forwarder whose state directory could not be determined`

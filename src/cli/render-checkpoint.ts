@@ -42,7 +42,12 @@ export function renderCheckpoint(document: CheckpointDocument, options: Checkpoi
   if (document.files.length === 0) out.push('', 'no files recorded');
   if (document.dataLoss.length > 0) {
     out.push('');
-    out.push(paint('red', `DATA LOSS: ${document.dataLoss.length === 1 ? '1 record' : `${document.dataLoss.length} records`}`));
+    out.push(
+      paint(
+        'red',
+        `DATA LOSS: ${document.dataLoss.length === 1 ? '1 record' : `${document.dataLoss.length} records`}`,
+      ),
+    );
     for (const record of document.dataLoss) {
       const atLeast = record.unreadBytesIsLowerBound === true ? 'at least ' : '';
       const bySink = Object.entries(record.unreadBytesBySink ?? {})

@@ -18,9 +18,12 @@ export function assessStatus(snapshot: StatusSnapshot): StatusAssessment {
   const problems: string[] = [];
   const warnings: string[] = [];
   for (const sink of snapshot.sinks) {
-    if (sink.state === 'failing') problems.push(`sink ${sink.name} is failing${reasonSuffix(sink.lastError)}`);
-    else if (sink.state === 'retrying') warnings.push(`sink ${sink.name} is retrying${reasonSuffix(sink.lastError)}`);
-    else if (sink.state === 'starting') warnings.push(`sink ${sink.name} has not passed its start-up check yet`);
+    if (sink.state === 'failing')
+      problems.push(`sink ${sink.name} is failing${reasonSuffix(sink.lastError)}`);
+    else if (sink.state === 'retrying')
+      warnings.push(`sink ${sink.name} is retrying${reasonSuffix(sink.lastError)}`);
+    else if (sink.state === 'starting')
+      warnings.push(`sink ${sink.name} has not passed its start-up check yet`);
   }
   if (snapshot.dataLoss.length > 0) {
     problems.push(
@@ -52,7 +55,9 @@ export function renderStatus(snapshot: StatusSnapshot, options: RenderOptions): 
   );
   const checkpoint = snapshot.checkpoint;
   const written =
-    checkpoint.lastPersistedAt === undefined ? 'not written yet' : `written ${formatAgo(checkpoint.lastPersistedAt, nowMs)}`;
+    checkpoint.lastPersistedAt === undefined
+      ? 'not written yet'
+      : `written ${formatAgo(checkpoint.lastPersistedAt, nowMs)}`;
   out.push(
     `checkpoint ${checkpoint.path} · ${plural(checkpoint.entries, 'file')} · ${written}` +
       (checkpoint.pendingChanges ? ' · changes pending' : ''),
@@ -76,10 +81,11 @@ export function renderStatus(snapshot: StatusSnapshot, options: RenderOptions): 
   const deadLetter = snapshot.deadLetter;
   if (deadLetter.count > 0) {
     const reasons = Object.entries(deadLetter.bySink)
-      .map(([sink, byReason]) =>
-        `${sink}: ${Object.entries(byReason)
-          .map(([reason, count]) => `${reason} ${formatCount(count)}`)
-          .join(', ')}`,
+      .map(
+        ([sink, byReason]) =>
+          `${sink}: ${Object.entries(byReason)
+            .map(([reason, count]) => `${reason} ${formatCount(count)}`)
+            .join(', ')}`,
       )
       .join('; ');
     out.push('');
@@ -110,7 +116,9 @@ function renderSinks(sinks: readonly SinkStatusView[], { paint, nowMs }: RenderO
       sink.type,
       { text: sink.state, paint: (text) => paint(tone, text) },
       sink.lagBytes > 0 ? `${formatBytes(sink.lagBytes)} / ${formatDuration(sink.lagSeconds)}` : '0',
-      sink.inFlightBatches > 0 ? `${plural(sink.inFlightBatches, 'batch', 'batches')}, ${formatBytes(sink.inFlightBytes)}` : '0',
+      sink.inFlightBatches > 0
+        ? `${plural(sink.inFlightBatches, 'batch', 'batches')}, ${formatBytes(sink.inFlightBytes)}`
+        : '0',
       formatCount(sink.delivered),
       formatCount(sink.retried),
       formatCount(sink.deadLettered),
@@ -130,14 +138,21 @@ function renderSinks(sinks: readonly SinkStatusView[], { paint, nowMs }: RenderO
   table.slice(1).forEach((line, index) => {
     out.push(line);
     const detail = details[index];
-    if (detail !== undefined) out.push(paint(sinks[index]?.state === 'failing' ? 'red' : 'yellow', `  └ ${detail}`));
+    if (detail !== undefined)
+      out.push(paint(sinks[index]?.state === 'failing' ? 'red' : 'yellow', `  └ ${detail}`));
   });
   return out;
 }
 
 /** Files with something left to deliver, and the active file; finished ones are only counted. */
-function renderFiles(files: readonly FileStatusView[], sinks: readonly SinkStatusView[], paint: Paint): string[] {
-  const shown = files.filter((file) => file.state !== 'lost' && (file.state === 'active' || file.lagBytes > 0));
+function renderFiles(
+  files: readonly FileStatusView[],
+  sinks: readonly SinkStatusView[],
+  paint: Paint,
+): string[] {
+  const shown = files.filter(
+    (file) => file.state !== 'lost' && (file.state === 'active' || file.lagBytes > 0),
+  );
   const finished = files.filter((file) => file.state === 'finished' && file.lagBytes === 0).length;
   const rows: Row[] = shown.map((file) => {
     const behind = sinks
@@ -149,11 +164,17 @@ function renderFiles(files: readonly FileStatusView[], sinks: readonly SinkStatu
       file.path,
       file.state + (file.compressed ? ' (gz)' : ''),
       formatBytes(file.size),
-      behind === '' ? 'caught up' : `${behind}${file.lagSeconds > 0 ? ` / ${formatDuration(file.lagSeconds)}` : ''}`,
+      behind === ''
+        ? 'caught up'
+        : `${behind}${file.lagSeconds > 0 ? ` / ${formatDuration(file.lagSeconds)}` : ''}`,
     ];
   });
   if (rows.length === 0) {
-    return [files.length === 0 ? 'no audit file found yet' : `no file with lag (${plural(finished, 'finished file')})`];
+    return [
+      files.length === 0
+        ? 'no audit file found yet'
+        : `no file with lag (${plural(finished, 'finished file')})`,
+    ];
   }
   const table = renderTable(['FILE', 'STATE', 'SIZE', 'NOT YET ACKNOWLEDGED'], rows);
   const out = [paint('bold', table[0] ?? ''), ...table.slice(1)];

@@ -29,7 +29,11 @@ export interface StatusCommandDeps {
   readonly now?: () => number;
 }
 
-export async function runStatusCommand(argv: readonly string[], io: CliIo, deps: StatusCommandDeps = {}): Promise<number> {
+export async function runStatusCommand(
+  argv: readonly string[],
+  io: CliIo,
+  deps: StatusCommandDeps = {},
+): Promise<number> {
   let values;
   try {
     ({ values } = parseArgs({
@@ -51,14 +55,18 @@ export async function runStatusCommand(argv: readonly string[], io: CliIo, deps:
   }
   const timeoutMs = Number(values['timeout-ms']);
   if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) {
-    io.stderr.write(`status: --timeout-ms expects a positive integer, got ${JSON.stringify(values['timeout-ms'])}\n`);
+    io.stderr.write(
+      `status: --timeout-ms expects a positive integer, got ${JSON.stringify(values['timeout-ms'])}\n`,
+    );
     return EXIT_UNAVAILABLE;
   }
   let url: URL;
   try {
     url = statusUrl(values.url);
   } catch {
-    io.stderr.write(`status: --url expects an http(s) URL such as ${DEFAULT_STATUS_URL}, got ${JSON.stringify(values.url)}\n`);
+    io.stderr.write(
+      `status: --url expects an http(s) URL such as ${DEFAULT_STATUS_URL}, got ${JSON.stringify(values.url)}\n`,
+    );
     return EXIT_UNAVAILABLE;
   }
 
@@ -92,7 +100,10 @@ type FetchResult = { ok: true; snapshot: StatusSnapshot } | { ok: false; reason:
 async function fetchStatus(url: URL, timeoutMs: number, fetchImpl: typeof fetch): Promise<FetchResult> {
   let response: Response;
   try {
-    response = await fetchImpl(url, { signal: AbortSignal.timeout(timeoutMs), headers: { accept: 'application/json' } });
+    response = await fetchImpl(url, {
+      signal: AbortSignal.timeout(timeoutMs),
+      headers: { accept: 'application/json' },
+    });
   } catch (error) {
     return { ok: false, reason: describeFetchError(error, timeoutMs) };
   }

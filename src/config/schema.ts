@@ -61,6 +61,12 @@ export const sourceSchema = z
     pollIntervalMs: positiveInt.default(250),
     /** Bytes read per system call. */
     readChunkBytes: positiveInt.min(4096).default(MiB),
+    /**
+     * How long a file known from the checkpoint but not found (or a truncated file whose copy is not
+     * found) is looked for, e.g. while its .gz is being written, before its unread bytes count as lost.
+     * Default 5000.
+     */
+    missingFileGraceMs: positiveInt.optional(),
   })
   .strict();
 

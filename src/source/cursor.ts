@@ -152,6 +152,7 @@ export class LaneCursor implements LineSource {
 
   async #readPlain(file: TrackedFile, state: LaneFileState): Promise<'progress' | 'wait' | number> {
     const handle = file.handle;
+    // Truncated, its copy not found yet: wait for it (briefly) so that lines keep their order.
     if (handle === undefined) return 'wait';
     // Captured before the read: see the copytruncate check below.
     const wasActive = file.state === 'active';

@@ -100,7 +100,10 @@ export async function readHead(handle: FileHandle, maxBytes = FINGERPRINT_MAX_BY
   return { ...(await readGzipHead(handle, maxBytes)), compressed: true };
 }
 
-async function readGzipHead(handle: FileHandle, maxBytes: number): Promise<{ bytes: Buffer; complete: boolean }> {
+async function readGzipHead(
+  handle: FileHandle,
+  maxBytes: number,
+): Promise<{ bytes: Buffer; complete: boolean }> {
   // Z_SYNC_FLUSH makes a truncated input (a .gz still being written) yield what it holds instead of
   // failing; a few KiB of compressed audit JSON decompress to far more than a fingerprint needs.
   for (const inputBytes of GZIP_HEAD_INPUT_STEPS) {

@@ -494,7 +494,13 @@ export class AuditLogTailer implements CursorHost {
     for (const sink of this.#options.sinks) this.#store.setOffset(file.key, sink, startOffset);
   }
 
-  #newTracked(candidate: Candidate, head: FileHead, state: TrackedState, key?: string, seq?: number): TrackedFile {
+  #newTracked(
+    candidate: Candidate,
+    head: FileHead,
+    state: TrackedState,
+    key?: string,
+    seq?: number,
+  ): TrackedFile {
     const bytes = Buffer.from(head.bytes.subarray(0, FINGERPRINT_MAX_BYTES));
     const file = new TrackedFile({
       key: key ?? newFileKey(candidate.dev, candidate.ino),
@@ -605,6 +611,10 @@ export class AuditLogTailer implements CursorHost {
     if (!opened) return false;
     const { handle, head } = opened;
     const owner = this.#findByContent(head.bytes);
+    if (owner?.awaitingCopySinceMs !== undefined && head.complete) {
+      await this.#moveToCopy(owner, opened, scanId);
+      return true;
+    }
     if (owner) {
       this.#aliases.set(devInoOf(candidate), {
         key: owner.key,
@@ -715,8 +725,9 @@ export class AuditLogTailer implements CursorHost {
 
   /**
    * The active file shrank or its head changed: truncated in place. With copytruncate its content
-   * is in a copy we have seen (same head, other inode): continue there. Otherwise the bytes no lane
-   * read are gone. Either way the truncated file is read anew from 0.
+   * is in a copy (same head, other inode), which may show up a little later (logrotate's compress
+   * replaces it with a .gz): the file waits for it, then continues there from each sink's offset.
+   * The truncated file is new content on the same inode: a new identity, read from 0.
    */
   async #handleTruncation(
     active: TrackedFile,
@@ -724,65 +735,42 @@ export class AuditLogTailer implements CursorHost {
     listedBefore: ReadonlyMap<string, Candidate>,
     scanId: number,
   ): Promise<void> {
-    let listed = listedBefore;
     const truncatedHandle = active.handle;
+    // Its true size is only known from the copy (lanes may have read past the last size we saw).
+    active.size = Math.max(active.size, candidate.size);
+    active.sizeIsExact = false;
+    active.handle = undefined;
+    active.generation++;
+    active.awaitingCopySinceMs = Date.now();
+    if (this.#byDevIno.get(active.devIno) === active) this.#byDevIno.delete(active.devIno);
+    this.#markRotated(active, 'copytruncate');
+    let listed = listedBefore;
     let copies = this.#copiesOf(active, listed);
     if (copies.length === 0) {
       // The listing may predate the copy (logrotate copied between our readdir and our stat), or
       // have caught it half-written: look again, now that the truncation is done.
       const fresh = await this.#list();
-      const freshByDevIno = new Map(fresh.backups.map((backup) => [devInoOf(backup), backup]));
+      listed = new Map(fresh.backups.map((backup) => [devInoOf(backup), backup]));
       for (const backup of fresh.backups) {
         const devIno = devInoOf(backup);
         if (!this.#byDevIno.has(devIno) && !this.#aliases.has(devIno)) {
           await this.#inspectUnknownBackup(backup, scanId);
         }
       }
-      listed = freshByDevIno;
       copies = this.#copiesOf(active, listed);
     }
-    let moved = false;
-    for (const [devIno, alias] of copies) {
+    for (const [devIno] of copies) {
       const copy = listed.get(devIno);
-      if (copy === undefined) continue;
-      const opened = await openCandidate(copy);
-      if (!opened) continue;
-      this.#aliases.delete(devIno);
-      this.#byDevIno.delete(active.devIno);
-      active.dev = copy.dev;
-      active.ino = copy.ino;
-      active.setPath(copy.path);
-      active.compressed = opened.head.compressed;
-      active.handle = opened.handle;
-      active.generation++;
-      active.size = opened.head.compressed
-        ? ((await readGzipTrailerSize(opened.handle, copy.size)) ?? active.size)
-        : copy.size;
-      active.sizeIsExact = !opened.head.compressed;
-      active.mtimeMs = copy.mtimeMs;
-      active.markSeen(scanId);
-      this.#byDevIno.set(active.devIno, active);
-      this.#markRotated(active, 'copytruncate', alias.path);
-      moved = true;
-      break;
+      const opened = copy && (await openCandidate(copy));
+      if (opened) {
+        await this.#moveToCopy(active, opened, scanId);
+        break;
+      }
     }
-    if (!moved) {
-      this.#anomaly({
-        kind: 'truncated',
-        path: active.path,
-        key: active.key,
-        detail: { previousSize: active.size, size: candidate.size },
-      });
-      active.handle = undefined;
-      this.#recordLoss(active, 'truncated-before-read', true);
-      this.#markLost(active);
-    }
-    // The truncated file is new content on the same inode: a new identity, read from 0.
     if (truncatedHandle === undefined) {
       await this.#trackNewActive(candidate, scanId);
       return;
     }
-    // Sizes in the listing may predate the truncation.
     const stats = await truncatedHandle.stat();
     const head = await readPlainHead(truncatedHandle);
     const fresh = { ...candidate, size: stats.size, mtimeMs: stats.mtimeMs };
@@ -791,6 +779,43 @@ export class AuditLogTailer implements CursorHost {
       scanId,
       'beginning',
     );
+  }
+
+  /** A truncated file's content found in a copy (plain or .gz): reading continues there. */
+  async #moveToCopy(file: TrackedFile, opened: OpenedCandidate, scanId: number): Promise<void> {
+    const { candidate: copy, handle, head } = opened;
+    this.#aliases.delete(devInoOf(copy));
+    file.dev = copy.dev;
+    file.ino = copy.ino;
+    file.setPath(copy.path);
+    file.compressed = head.compressed;
+    file.handle = handle;
+    file.generation++;
+    file.size = head.compressed ? ((await readGzipTrailerSize(handle, copy.size)) ?? file.size) : copy.size;
+    file.sizeIsExact = !head.compressed;
+    file.mtimeMs = copy.mtimeMs;
+    file.awaitingCopySinceMs = undefined;
+    file.markSeen(scanId);
+    this.#byDevIno.set(file.devIno, file);
+    this.#persist(file);
+    this.#reorder();
+    this.#bump();
+    this.#log.info({ key: file.key, path: copy.path }, 'Continuing a truncated audit log file in its copy.');
+  }
+
+  /** A truncated file whose copy never showed up: what no sink read is lost. */
+  #expireAwaitingCopy(file: TrackedFile, now: number): void {
+    const since = file.awaitingCopySinceMs;
+    const graceMs = this.#options.missingFileGraceMs ?? DEFAULT_MISSING_FILE_GRACE_MS;
+    if (since === undefined || now - since < graceMs) return;
+    this.#anomaly({
+      kind: 'truncated',
+      path: this.#options.path,
+      key: file.key,
+      detail: { size: file.size },
+    });
+    this.#recordLoss(file, 'truncated-before-read', true);
+    this.#markLost(file);
   }
 
   #matchPendingStored(candidate: Candidate, head: FileHead): FileCheckpoint | undefined {
@@ -847,12 +872,14 @@ export class AuditLogTailer implements CursorHost {
     for (const file of [...this.#files.values()]) {
       if (file.state === 'rotated' && file.sizeIsExact && this.#isAckedToEnd(file)) {
         file.state = 'finished';
+        file.awaitingCopySinceMs = undefined;
         await closeQuietly(file);
         this.#skipReportedUpTo.delete(file.key);
         this.#persist(file);
         this.#log.debug({ path: file.path, key: file.key }, 'Audit log file finished by every sink.');
         changed = true;
       }
+      if (file.state === 'rotated') this.#expireAwaitingCopy(file, Date.now());
       if (
         file.state === 'finished' &&
         file.lastSeenScan !== scanId &&
@@ -1056,19 +1083,27 @@ export class AuditLogTailer implements CursorHost {
 
   #statusOf(file: TrackedFile): FileStatus {
     const sinks: Record<string, SinkFileStatus> = {};
+    const readOffsets = new Map<string, number>();
+    // Lanes read the active file between scans: what they read exists, whatever the last scan saw.
+    let size = file.size;
+    for (const sink of this.#options.sinks) {
+      const readOffset = file.state === 'finished' ? file.size : this.#readOffset(sink, file);
+      readOffsets.set(sink, readOffset);
+      size = Math.max(size, readOffset);
+    }
     let bytesUnread = 0;
     for (const sink of this.#options.sinks) {
       const ackedOffset = file.acked.get(sink) ?? file.startOffset;
-      const readOffset = file.state === 'finished' ? file.size : this.#readOffset(sink, file);
-      sinks[sink] = { ackedOffset, readOffset, unackedBytes: Math.max(0, file.size - ackedOffset) };
-      bytesUnread = Math.max(bytesUnread, file.size - readOffset);
+      const readOffset = readOffsets.get(sink) ?? ackedOffset;
+      sinks[sink] = { ackedOffset, readOffset, unackedBytes: Math.max(0, size - ackedOffset) };
+      bytesUnread = Math.max(bytesUnread, size - readOffset);
     }
     return {
       key: file.key,
       path: file.path,
       state: file.state,
       compressed: file.compressed,
-      size: file.size,
+      size,
       bytesUnread: Math.max(0, bytesUnread),
       modifiedAt: new Date(file.mtimeMs).toISOString(),
       sinks,

@@ -36,6 +36,8 @@ export class TrackedFile {
   lastSeenScan = 0;
   lastSeenAtMs = Date.now();
   unlinkReported = false;
+  /** Set while a truncated file waits for its copy to show up (copytruncate); no descriptor then. */
+  awaitingCopySinceMs: number | undefined = undefined;
   ref: FileRef;
 
   constructor(init: {

@@ -61,7 +61,9 @@ export function buildSnapshot(inputs: SnapshotInputs): StatusSnapshot {
   const files =
     inputs.files === undefined
       ? inputs.checkpoint.files.map((entry) => fileFromCheckpoint(entry, sinkNames))
-      : inputs.files.map((file) => fileFromTailer(file, identities.get(file.key), inputs.checkpoint.dataLoss, nowMs));
+      : inputs.files.map((file) =>
+          fileFromTailer(file, identities.get(file.key), inputs.checkpoint.dataLoss, nowMs),
+        );
 
   const readinessChecks = readiness(inputs);
   const lastSavedMs = inputs.checkpoint.lastSavedAt?.getTime();
@@ -141,7 +143,12 @@ function fileFromTailer(
   // A lost file is gone from the checkpoint; its loss record still names its device and inode.
   const lost = entry === undefined ? dataLoss.findLast((record) => record.key === file.key) : undefined;
   const identity = entry
-    ? { dev: entry.dev, ino: entry.ino, fingerprint: entry.fingerprint, fingerprintBytes: entry.fingerprintBytes }
+    ? {
+        dev: entry.dev,
+        ino: entry.ino,
+        fingerprint: entry.fingerprint,
+        fingerprintBytes: entry.fingerprintBytes,
+      }
     : lost?.dev !== undefined && lost.ino !== undefined
       ? { dev: lost.dev, ino: lost.ino }
       : undefined;
@@ -175,7 +182,12 @@ function fileFromCheckpoint(entry: FileCheckpoint, sinkNames: readonly string[])
   return {
     key: entry.key,
     path: entry.path,
-    identity: { dev: entry.dev, ino: entry.ino, fingerprint: entry.fingerprint, fingerprintBytes: entry.fingerprintBytes },
+    identity: {
+      dev: entry.dev,
+      ino: entry.ino,
+      fingerprint: entry.fingerprint,
+      fingerprintBytes: entry.fingerprintBytes,
+    },
     state: entry.state,
     compressed: false,
     size: entry.size,
@@ -196,16 +208,19 @@ function sinkView(sink: SinkRuntimeView, files: readonly FileStatusView[], nowMs
     if (behind <= 0) continue;
     lagBytes += behind;
     const modifiedMs = file.modifiedAt === undefined ? Number.NaN : Date.parse(file.modifiedAt);
-    if (!Number.isNaN(modifiedMs)) oldestUnfinishedWriteMs = Math.min(oldestUnfinishedWriteMs ?? modifiedMs, modifiedMs);
+    if (!Number.isNaN(modifiedMs))
+      oldestUnfinishedWriteMs = Math.min(oldestUnfinishedWriteMs ?? modifiedMs, modifiedMs);
   }
   const lane = sink.lane;
-  const oldestEventMs = lane?.oldestUnackedEventTime === undefined ? Number.NaN : Date.parse(lane.oldestUnackedEventTime);
+  const oldestEventMs =
+    lane?.oldestUnackedEventTime === undefined ? Number.NaN : Date.parse(lane.oldestUnackedEventTime);
   // Both are lower bounds of the true lag (the age of the oldest event not yet acknowledged): the
   // oldest event in flight is at least that old, and so are the unacknowledged bytes of a file
   // last written at modifiedAt. The larger one is the better estimate.
   let lagSeconds = 0;
   if (!Number.isNaN(oldestEventMs)) lagSeconds = Math.max(lagSeconds, seconds(nowMs - oldestEventMs));
-  if (oldestUnfinishedWriteMs !== undefined) lagSeconds = Math.max(lagSeconds, seconds(nowMs - oldestUnfinishedWriteMs));
+  if (oldestUnfinishedWriteMs !== undefined)
+    lagSeconds = Math.max(lagSeconds, seconds(nowMs - oldestUnfinishedWriteMs));
   const base = lane ?? startingLane(sink);
   return {
     name: sink.name,
@@ -250,7 +265,9 @@ function dataLossView(record: DataLossRecord): DataLossView {
     ...(record.ino !== undefined && { ino: record.ino }),
     unreadBytes: record.unreadBytes,
     ...(record.unreadBytesBySink !== undefined && { unreadBytesBySink: { ...record.unreadBytesBySink } }),
-    ...(record.unreadBytesIsLowerBound !== undefined && { unreadBytesIsLowerBound: record.unreadBytesIsLowerBound }),
+    ...(record.unreadBytesIsLowerBound !== undefined && {
+      unreadBytesIsLowerBound: record.unreadBytesIsLowerBound,
+    }),
     detectedAt: record.detectedAt,
     reason: record.reason,
   };

@@ -186,7 +186,8 @@ export class ForwarderMetrics {
     for (const sink of snapshot.sinks) {
       this.lagBytes.set({ sink: sink.name }, sink.lagBytes);
       this.lagSeconds.set({ sink: sink.name }, sink.lagSeconds);
-      for (const state of SINK_STATES) this.sinkState.set({ sink: sink.name, state }, sink.state === state ? 1 : 0);
+      for (const state of SINK_STATES)
+        this.sinkState.set({ sink: sink.name, state }, sink.state === state ? 1 : 0);
     }
   }
 }

@@ -10,14 +10,15 @@ const REDACTED = '[redacted]';
 export const MIN_SCRUBBED_SECRET_LENGTH = 4;
 
 /** Config keys whose string values are credentials even when a schema forgot to type them as Secret. */
-const SECRET_KEY = /pass(word|wd|phrase)?$|secret|token|api[-_]?key|credential|authorization|private[-_]?key/i;
+const SECRET_KEY =
+  /pass(word|wd|phrase)?$|secret|token|api[-_]?key|credential|authorization|private[-_]?key/i;
 
 /** scheme://user:password@host — the userinfo part of any URL in a text. */
 const URL_USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#@"'<>]+@/gi;
 
 /** "authorization: Basic …", "apiKey=…" as client libraries print headers and options in errors. */
 const CREDENTIAL_ASSIGNMENT =
-  /\b(authorization|x-api-key|api[-_]?key|password|token)(["']?\s*[:=]\s*["']?)(?:(?:ApiKey|Bearer|Basic)\s+)?[^\s"',;}]+/gi;
+  /(?<![\w/.-])(authorization|x-api-key|api[-_]?key|password|token)(["']?\s*[:=]\s*["']?)(?:(?:ApiKey|Bearer|Basic)\s+)?[^\s"',;{}[\]]+/gi;
 
 /** An HTTP auth scheme followed by a credential ("Bearer eyJhbGci…"); short words are prose, not tokens. */
 const SCHEME_CREDENTIAL = /\b(ApiKey|Bearer|Basic)\s+[A-Za-z0-9+/=._~-]{16,}/g;
@@ -92,12 +93,22 @@ export class Redactor {
     this.#needles = [...needles].sort((a, b) => b.length - a.length);
   }
 
-  /** Scrubs a text (a whole response body, or one string of a document). */
+  /** Scrubs a text (a plain-text body, or one string of a document): known secrets and credential shapes. */
   text(text: string): string {
-    let out = text
-      .replace(URL_USERINFO, `$1${REDACTED}@`)
-      .replace(CREDENTIAL_ASSIGNMENT, `$1$2${REDACTED}`)
-      .replace(SCHEME_CREDENTIAL, `$1 ${REDACTED}`);
+    return this.secrets(
+      text
+        .replace(URL_USERINFO, `$1${REDACTED}@`)
+        .replace(CREDENTIAL_ASSIGNMENT, `$1$2${REDACTED}`)
+        .replace(SCHEME_CREDENTIAL, `$1 ${REDACTED}`),
+    );
+  }
+
+  /**
+   * Replaces only the known secrets: safe on serialized JSON, whose strings were scrubbed one by one
+   * with text() before (the shape patterns could match across JSON syntax).
+   */
+  secrets(text: string): string {
+    let out = text;
     for (const needle of this.#needles) {
       if (out.includes(needle)) out = out.replaceAll(needle, REDACTED);
     }

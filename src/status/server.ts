@@ -32,7 +32,12 @@ export class StatusServer {
   #lastHeartbeat = Date.now();
   #heartbeat: NodeJS.Timeout | undefined;
 
-  constructor(provider: StatusProvider, metrics: ForwarderMetrics, log: Logger, options: StatusServerOptions = {}) {
+  constructor(
+    provider: StatusProvider,
+    metrics: ForwarderMetrics,
+    log: Logger,
+    options: StatusServerOptions = {},
+  ) {
     this.#provider = provider;
     this.#metrics = metrics;
     this.#log = log;
@@ -85,7 +90,12 @@ export class StatusServer {
       case '/healthz': {
         const lateMs = Date.now() - this.#lastHeartbeat;
         const ok = lateMs < STUCK_AFTER_MS;
-        this.#send(response, ok ? 200 : 503, 'text/plain', ok ? 'ok\n' : `event loop stalled for ${lateMs} ms\n`);
+        this.#send(
+          response,
+          ok ? 200 : 503,
+          'text/plain',
+          ok ? 'ok\n' : `event loop stalled for ${lateMs} ms\n`,
+        );
         return;
       }
       case '/readyz': {
@@ -117,7 +127,10 @@ export class StatusServer {
     headers: Record<string, string> = {},
   ): void {
     response.writeHead(status, { 'content-type': contentType, 'cache-control': 'no-store', ...headers });
-    response.end(response.req.method === 'HEAD' ? undefined : this.#redactor.text(body));
+    // JSON bodies were scrubbed string by string; a text pass over the syntax could break it.
+    const scrubbed =
+      contentType === 'application/json' ? this.#redactor.secrets(body) : this.#redactor.text(body);
+    response.end(response.req.method === 'HEAD' ? undefined : scrubbed);
   }
 }
 

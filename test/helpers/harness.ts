@@ -2,13 +2,27 @@
 // like the API server (one write() per line on a held descriptor, lumberjack rename+create
 // rotation, gzip then delete of backups), and bounded waits instead of sleeps.
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdtemp, open, rename, rm, truncate, unlink, writeFile, appendFile, type FileHandle } from 'node:fs/promises';
+import {
+  mkdtemp,
+  open,
+  rename,
+  rm,
+  truncate,
+  unlink,
+  writeFile,
+  appendFile,
+  type FileHandle,
+} from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, extname, basename, dirname } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import pino, { type Logger } from 'pino';
-import { CheckpointStore, type CorruptCheckpointPolicy, type DataLossRecord } from '../../src/checkpoint/store.ts';
+import {
+  CheckpointStore,
+  type CorruptCheckpointPolicy,
+  type DataLossRecord,
+} from '../../src/checkpoint/store.ts';
 import type { LineSource, SourceItem } from '../../src/source/source.ts';
 import {
   AuditLogTailer,
@@ -160,7 +174,9 @@ export class Collector {
       try {
         for (;;) {
           const item = await cursor.next(this.#abort.signal);
-          this.items.push(item.kind === 'lines' ? { ...item, lines: item.lines.map((l) => Buffer.from(l)) } : item);
+          this.items.push(
+            item.kind === 'lines' ? { ...item, lines: item.lines.map((l) => Buffer.from(l)) } : item,
+          );
           if (item.kind === 'lines') for (const line of item.lines) this.lines.push(line.toString('utf8'));
           ack(item);
         }
@@ -266,7 +282,8 @@ export async function startTailer(h: Harness, options: RigOptions = {}): Promise
       for (const collector of collectors.values()) await collector.stop();
       await tailer.close();
       await opened.store.save();
-      for (const collector of collectors.values()) if (collector.error !== undefined) throw collector.error as Error;
+      for (const collector of collectors.values())
+        if (collector.error !== undefined) throw collector.error as Error;
     },
   };
 }

@@ -1,8 +1,10 @@
 // The chart rendered by real helm binaries (3.17 and 4.1) for every values combination that matters: the output
 // is the same for both, every object is a valid Kubernetes object, and the DaemonSet keeps what a reader of the
 // API server's audit log on control-plane nodes needs (shared/reference/helm.md §2–§4).
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { type ChartCase, chartCases } from './support/cases.ts';
@@ -29,22 +31,28 @@ import {
   type RenderOptions,
   removeScratch,
   render,
+  runHelm,
   SERVICE_MONITOR_API,
   SOURCE_DASHBOARD,
+  significantStderr,
   template,
 } from './support/render.ts';
-import { CHART_DIR, ensureTools, REPO_ROOT } from './support/tools.ts';
+import {
+  CHART_DIR,
+  ensureTools,
+  type HelmTools,
+  requireTools,
+  skipNote,
+  REPO_ROOT,
+} from './support/tools.ts';
 
 const lookup = ensureTools();
-const SKIP = lookup.skipReason !== undefined ? ` [skipped: ${lookup.skipReason}]` : '';
+const SKIP = skipNote(lookup);
 const FULLNAME = `${RELEASE}-k8s-audit-forwarder`;
 /** The forwarder's default when the config leaves delivery.shutdownTimeoutMs out (src/config/schema.ts). */
 const DEFAULT_SHUTDOWN_TIMEOUT_MS = 10_000;
 
-function tools(): NonNullable<typeof lookup.tools> {
-  if (lookup.tools === undefined) throw new Error(lookup.skipReason);
-  return lookup.tools;
-}
+const tools = (): HelmTools => requireTools(lookup);
 
 const rendered = new Map<string, K8sObject[]>();
 function renderCached(options: RenderOptions): K8sObject[] {
@@ -73,7 +81,8 @@ describe.skipIf(SKIP !== '')(`the chart, for every values combination${SKIP}`, (
     it('renders the same manifests with helm 3.17 and helm 4.1', () => {
       const helm3 = template(tools().helm3, options);
       const helm4 = template(tools().helm4, options);
-      expect(helm3.stderr).toBe('');
+      expect(significantStderr(helm3.stderr)).toBe('');
+      expect(significantStderr(helm4.stderr)).toBe('');
       expect(helm3.code).toBe(0);
       expect(helm4.code).toBe(0);
       expect(helm4.stdout).toBe(helm3.stdout);
@@ -83,7 +92,9 @@ describe.skipIf(SKIP !== '')(`the chart, for every values combination${SKIP}`, (
       const objects = renderCached(options);
       const problems = await Promise.all(
         objects.map(async (object) =>
-          (await validator.problems(object)).map((problem) => `${object.kind}/${object.metadata.name}: ${problem}`),
+          (await validator.problems(object)).map(
+            (problem) => `${object.kind}/${object.metadata.name}: ${problem}`,
+          ),
         ),
       );
       expect(problems.flat()).toEqual([]);
@@ -141,21 +152,31 @@ describe.skipIf(SKIP !== '')(`the chart, for every values combination${SKIP}`, (
       const config = renderedConfig(objects);
       const container = forwarder(objects);
       expect(config.node).toBe('${NODE_NAME}');
-      expect(container.env?.find((variable) => variable.name === 'NODE_NAME')?.valueFrom?.fieldRef?.fieldPath).toBe(
-        'spec.nodeName',
-      );
+      expect(
+        container.env?.find((variable) => variable.name === 'NODE_NAME')?.valueFrom?.fieldRef?.fieldPath,
+      ).toBe('spec.nodeName');
       const port = container.ports?.find((candidate) => candidate.name === 'status')?.containerPort;
       expect(config.status.listen).toBe(`0.0.0.0:${port}`);
       expect(container.livenessProbe?.httpGet).toEqual({ path: '/healthz', port: 'status' });
       expect(container.readinessProbe?.httpGet).toEqual({ path: '/readyz', port: 'status' });
-      expect(container.args).toEqual(['/app/dist/main.js', 'run', '--config', '/etc/k8s-audit-forwarder/config/forwarder.yaml']);
-      expect(mount(objects, 'config')).toMatchObject({ mountPath: '/etc/k8s-audit-forwarder/config', readOnly: true });
+      expect(container.args).toEqual([
+        '/app/dist/main.js',
+        'run',
+        '--config',
+        '/etc/k8s-audit-forwarder/config/forwarder.yaml',
+      ]);
+      expect(mount(objects, 'config')).toMatchObject({
+        mountPath: '/etc/k8s-audit-forwarder/config',
+        readOnly: true,
+      });
     });
 
     it('gives SIGTERM more time than delivery.shutdownTimeoutMs', () => {
       const objects = renderCached(options);
       const shutdownMs = renderedConfig(objects).delivery?.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS;
-      expect((podSpec(objects).terminationGracePeriodSeconds ?? 30) * 1000).toBeGreaterThanOrEqual(shutdownMs + 5000);
+      expect((podSpec(objects).terminationGracePeriodSeconds ?? 30) * 1000).toBeGreaterThanOrEqual(
+        shutdownMs + 5000,
+      );
     });
 
     it('sets every ${VAR} the config refers to', () => {
@@ -177,7 +198,8 @@ describe.skipIf(SKIP !== '')(`the chart, for every values combination${SKIP}`, (
         expect(testPod.metadata.labels?.['app.kubernetes.io/name']).not.toBe('k8s-audit-forwarder');
       }
       const service = objects.find((object) => object.kind === 'Service');
-      if (service) expect((service.spec as { selector: unknown }).selector).toEqual(spec.selector.matchLabels);
+      if (service)
+        expect((service.spec as { selector: unknown }).selector).toEqual(spec.selector.matchLabels);
     });
 
     it('caps the heap below the memory limit', () => {
@@ -189,7 +211,9 @@ describe.skipIf(SKIP !== '')(`the chart, for every values combination${SKIP}`, (
         expect(nodeOptions === undefined || !Number.isNaN(heapMiB)).toBe(true);
         return;
       }
-      const limitMiB = limit.endsWith('Gi') ? Number(limit.slice(0, -2)) * 1024 : Number(limit.replace(/Mi$/, ''));
+      const limitMiB = limit.endsWith('Gi')
+        ? Number(limit.slice(0, -2)) * 1024
+        : Number(limit.replace(/Mi$/, ''));
       expect(heapMiB).toBeLessThan(limitMiB);
     });
   });
@@ -197,7 +221,8 @@ describe.skipIf(SKIP !== '')(`the chart, for every values combination${SKIP}`, (
   describe('with the chart defaults', () => {
     it('runs on control-plane nodes only, tolerating exactly their taints', () => {
       const pod = podSpec(renderCached(FILE_SINK));
-      const terms = pod.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms;
+      const terms =
+        pod.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms;
       expect(terms).toEqual([
         { matchExpressions: [{ key: 'node-role.kubernetes.io/control-plane', operator: 'Exists' }] },
         { matchExpressions: [{ key: 'node-role.kubernetes.io/master', operator: 'Exists' }] },
@@ -211,9 +236,14 @@ describe.skipIf(SKIP !== '')(`the chart, for every values combination${SKIP}`, (
 
     it('reads /var/log/kubernetes/audit/audit.log and keeps state under /var/lib/k8s-audit-forwarder', () => {
       const objects = renderCached(FILE_SINK);
-      expect(volume(objects, 'audit-log').hostPath).toEqual({ path: '/var/log/kubernetes/audit', type: 'Directory' });
+      expect(volume(objects, 'audit-log').hostPath).toEqual({
+        path: '/var/log/kubernetes/audit',
+        type: 'Directory',
+      });
       expect(renderedConfig(objects).source.path).toBe('/host/audit/audit.log');
-      expect(volume(objects, 'state').hostPath?.path).toBe(`/var/lib/k8s-audit-forwarder/${NAMESPACE}-${FULLNAME}`);
+      expect(volume(objects, 'state').hostPath?.path).toBe(
+        `/var/lib/k8s-audit-forwarder/${NAMESPACE}-${FULLNAME}`,
+      );
       expect(renderedConfig(objects).state.dir).toBe('/var/lib/k8s-audit-forwarder');
     });
 
@@ -221,7 +251,10 @@ describe.skipIf(SKIP !== '')(`the chart, for every values combination${SKIP}`, (
       const objects = renderCached(FILE_SINK);
       const pod = podSpec(objects);
       expect(pod.priorityClassName).toBe('system-node-critical');
-      expect(daemonSetSpec(objects).updateStrategy).toEqual({ type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1 } });
+      expect(daemonSetSpec(objects).updateStrategy).toEqual({
+        type: 'RollingUpdate',
+        rollingUpdate: { maxUnavailable: 1 },
+      });
       expect(pod.hostNetwork).toBeUndefined();
       expect(renderedConfig(objects).status.listen).toBe('0.0.0.0:9880');
       expect(pod.terminationGracePeriodSeconds).toBe(30);
@@ -230,14 +263,18 @@ describe.skipIf(SKIP !== '')(`the chart, for every values combination${SKIP}`, (
     it('limits memory to 256Mi with the heap capped at 75% of it', () => {
       const container = forwarder(renderCached(FILE_SINK));
       expect(container.resources?.limits?.memory).toBe('256Mi');
-      expect(container.env?.find((variable) => variable.name === 'NODE_OPTIONS')?.value).toBe('--max-old-space-size=192');
+      expect(container.env?.find((variable) => variable.name === 'NODE_OPTIONS')?.value).toBe(
+        '--max-old-space-size=192',
+      );
     });
 
     it('defaults the image tag to appVersion, which is the package version', () => {
       const chart = parse(readFileSync(`${CHART_DIR}/Chart.yaml`, 'utf8')) as { appVersion: string };
       const pkg = JSON.parse(readFileSync(`${REPO_ROOT}/package.json`, 'utf8')) as { version: string };
       expect(chart.appVersion).toBe(pkg.version);
-      expect(forwarder(renderCached(FILE_SINK)).image).toBe(`ghcr.io/k8s-audit-forwarder/k8s-audit-forwarder:${pkg.version}`);
+      expect(forwarder(renderCached(FILE_SINK)).image).toBe(
+        `ghcr.io/k8s-audit-forwarder/k8s-audit-forwarder:${pkg.version}`,
+      );
     });
 
     it('renders the helm test pod: restricted, deleted after success, fetching /readyz through the Service', () => {
@@ -284,8 +321,14 @@ describe.skipIf(SKIP !== '')(`the chart, for every values combination${SKIP}`, (
       expect(pod.hostNetwork).toBe(true);
       expect(pod.dnsPolicy).toBe('ClusterFirstWithHostNet');
       expect(pod.priorityClassName).toBeUndefined();
-      expect(pod.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms).toEqual([
-        { matchExpressions: [{ key: 'node-role.kubernetes.io/controlplane', operator: 'In', values: ['true'] }] },
+      expect(
+        pod.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms,
+      ).toEqual([
+        {
+          matchExpressions: [
+            { key: 'node-role.kubernetes.io/controlplane', operator: 'In', values: ['true'] },
+          ],
+        },
       ]);
       expect(pod.serviceAccountName).toBe('audit-forwarder');
     });
@@ -295,17 +338,25 @@ describe.skipIf(SKIP !== '')(`the chart, for every values combination${SKIP}`, (
       expect(container.image).toBe(
         'ghcr.io/k8s-audit-forwarder/k8s-audit-forwarder@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef',
       );
-      expect(container.env?.find((variable) => variable.name === 'NODE_OPTIONS')?.value).toBe('--max-old-space-size=768');
+      expect(container.env?.find((variable) => variable.name === 'NODE_OPTIONS')?.value).toBe(
+        '--max-old-space-size=768',
+      );
     });
 
     it('creates the Secret, sets the variable from it and rolls the pods when it changes', () => {
       const objects = full();
-      expect(findObject(objects, 'Secret').data).toEqual({ 'cluster-name': Buffer.from('prod-eu-1').toString('base64') });
-      expect(forwarder(objects).env?.find((variable) => variable.name === 'CLUSTER_NAME')?.valueFrom?.secretKeyRef).toEqual({
+      expect(findObject(objects, 'Secret').data).toEqual({
+        'cluster-name': Buffer.from('prod-eu-1').toString('base64'),
+      });
+      expect(
+        forwarder(objects).env?.find((variable) => variable.name === 'CLUSTER_NAME')?.valueFrom?.secretKeyRef,
+      ).toEqual({
         name: FULLNAME,
         key: 'cluster-name',
       });
-      expect(daemonSetSpec(objects).template.metadata.annotations?.['checksum/credentials']).toMatch(/^[0-9a-f]{64}$/);
+      expect(daemonSetSpec(objects).template.metadata.annotations?.['checksum/credentials']).toMatch(
+        /^[0-9a-f]{64}$/,
+      );
     });
 
     it('scrapes /metrics on the Service port through a ServiceMonitor in the release namespace', () => {
@@ -322,7 +373,11 @@ describe.skipIf(SKIP !== '')(`the chart, for every values combination${SKIP}`, (
       expect(service.metadata.labels).toMatchObject(monitorSpec.selector.matchLabels);
       expect(monitorSpec.namespaceSelector.matchNames).toEqual([NAMESPACE]);
       expect(monitorSpec.endpoints).toHaveLength(1);
-      expect(monitorSpec.endpoints[0]).toMatchObject({ port: servicePorts[0]?.name, path: '/metrics', interval: '15s' });
+      expect(monitorSpec.endpoints[0]).toMatchObject({
+        port: servicePorts[0]?.name,
+        path: '/metrics',
+        interval: '15s',
+      });
       expect(Object.keys(monitorSpec.endpoints[0] ?? {}).sort()).toEqual([
         'interval',
         'metricRelabelings',
@@ -339,13 +394,18 @@ describe.skipIf(SKIP !== '')(`the chart, for every values combination${SKIP}`, (
       const policy = findObject(objects, 'NetworkPolicy').spec as {
         podSelector: { matchLabels: Record<string, string> };
         policyTypes: string[];
-        ingress: { ports: { port: string }[]; from: { podSelector?: { matchLabels: Record<string, string> } }[] }[];
+        ingress: {
+          ports: { port: string }[];
+          from: { podSelector?: { matchLabels: Record<string, string> } }[];
+        }[];
       };
       expect(policy.podSelector.matchLabels).toEqual(daemonSetSpec(objects).selector.matchLabels);
       expect(policy.policyTypes).toEqual(['Ingress']);
       expect(policy.ingress[0]?.ports).toEqual([{ port: 'status', protocol: 'TCP' }]);
       const testPod = findObject(objects, 'Pod');
-      expect(testPod.metadata.labels).toMatchObject(policy.ingress[0]?.from[0]?.podSelector?.matchLabels ?? { none: 'x' });
+      expect(testPod.metadata.labels).toMatchObject(
+        policy.ingress[0]?.from[0]?.podSelector?.matchLabels ?? { none: 'x' },
+      );
       expect(policy.ingress[0]?.from).toHaveLength(2);
     });
 
@@ -370,7 +430,9 @@ describe.skipIf(SKIP !== '')(`the chart, for every values combination${SKIP}`, (
     it('takes the API key from the existing Secret and mounts the same Secret read-only for the CA file', () => {
       const objects = es();
       expect(hasObject(objects, 'Secret')).toBe(false);
-      expect(forwarder(objects).env?.find((variable) => variable.name === 'ES_API_KEY')?.valueFrom?.secretKeyRef).toEqual({
+      expect(
+        forwarder(objects).env?.find((variable) => variable.name === 'ES_API_KEY')?.valueFrom?.secretKeyRef,
+      ).toEqual({
         name: 'audit-es',
         key: 'api-key',
       });
@@ -384,9 +446,8 @@ describe.skipIf(SKIP !== '')(`the chart, for every values combination${SKIP}`, (
 
   describe('rolling on change', () => {
     const checksum = (values: Record<string, unknown>): string | undefined =>
-      daemonSetSpec(renderCached({ valuesFiles: ['file-sink-values.yaml'], values })).template.metadata.annotations?.[
-        'checksum/config'
-      ];
+      daemonSetSpec(renderCached({ valuesFiles: ['file-sink-values.yaml'], values })).template.metadata
+        .annotations?.['checksum/config'];
 
     it('changes the config checksum when the config changes, and only then', () => {
       expect(checksum({ config: { logLevel: 'debug' } })).not.toBe(checksum({}));
@@ -400,10 +461,37 @@ describe.skipIf(SKIP !== '')(`the chart, for every values combination${SKIP}`, (
       expect(readFileSync(CHART_DASHBOARD, 'utf8')).toBe(readFileSync(SOURCE_DASHBOARD, 'utf8'));
     });
 
+    it('is packaged as a plain file with the content of helm/dashboards/k8s-audit-forwarder.json', () => {
+      if (!existsSync(CHART_DASHBOARD)) return;
+      const out = mkdtempSync(join(tmpdir(), 'kaf-package-'));
+      try {
+        const run = runHelm(tools().helm4, ['package', CHART_DIR, '--destination', out]);
+        expect(run.code, run.stderr).toBe(0);
+        const unpacked = spawnSync(
+          'tar',
+          [
+            '-xzOf',
+            join(out, readdirSync(out)[0] ?? ''),
+            'k8s-audit-forwarder/dashboards/k8s-audit-forwarder.json',
+          ],
+          { encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 },
+        );
+        expect(unpacked.status).toBe(0);
+        expect(unpacked.stdout).toBe(readFileSync(CHART_DASHBOARD, 'utf8'));
+        if (existsSync(SOURCE_DASHBOARD))
+          expect(unpacked.stdout).toBe(readFileSync(SOURCE_DASHBOARD, 'utf8'));
+      } finally {
+        rmSync(out, { recursive: true, force: true });
+      }
+    });
+
     it('makes dashboard.enabled fail with a clear message while it is missing from the chart', () => {
       const run = template(tools().helm3, { ...FILE_SINK, values: { dashboard: { enabled: true } } });
       if (existsSync(CHART_DASHBOARD)) expect(run.code).toBe(0);
-      else expect(run.stderr).toContain('dashboard.enabled, but the chart has no dashboards/k8s-audit-forwarder.json');
+      else
+        expect(run.stderr).toContain(
+          'dashboard.enabled, but the chart has no dashboards/k8s-audit-forwarder.json',
+        );
     });
   });
 });

@@ -9,19 +9,16 @@ import { sinkSchema } from '../../../src/config/schema.ts';
 import { chartCases } from './support/cases.ts';
 import { configText, renderedConfig, simulatedEnv } from './support/manifests.ts';
 import { removeScratch, render } from './support/render.ts';
-import { ensureTools, REPO_ROOT } from './support/tools.ts';
+import { ensureTools, type HelmTools, requireTools, skipNote, REPO_ROOT } from './support/tools.ts';
 
 const lookup = ensureTools();
-const SKIP = lookup.skipReason !== undefined ? ` [skipped: ${lookup.skipReason}]` : '';
+const SKIP = skipNote(lookup);
 const MAIN = join(REPO_ROOT, 'src', 'main.ts');
 
 /** Sink types this build of the forwarder implements; a chart example using another one cannot be checked yet. */
 const SUPPORTED_SINK_TYPES = new Set(sinkSchema.options.map((option) => option.shape.type.value as string));
 
-function tools(): NonNullable<typeof lookup.tools> {
-  if (lookup.tools === undefined) throw new Error(lookup.skipReason);
-  return lookup.tools;
-}
+const tools = (): HelmTools => requireTools(lookup);
 
 const dir = mkdtempSync(join(tmpdir(), 'kaf-helm-config-'));
 let fileCount = 0;
@@ -49,7 +46,8 @@ describe.skipIf(SKIP !== '')(`the rendered forwarder.yaml passes check-config${S
     const unsupported = renderedConfig(objects)
       .sinks.map((sink) => sink.type)
       .filter((type) => !SUPPORTED_SINK_TYPES.has(type));
-    const note = unsupported.length > 0 ? ` [skipped: this build has no ${unsupported.join(', ')} sink yet]` : '';
+    const note =
+      unsupported.length > 0 ? ` [skipped: this build has no ${unsupported.join(', ')} sink yet]` : '';
     it.skipIf(note !== '')(`${name}${note}`, () => {
       const result = checkConfig(configText(objects), simulatedEnv(objects));
       expect(result.stderr).toMatch(/configuration is valid/);
@@ -58,8 +56,13 @@ describe.skipIf(SKIP !== '')(`the rendered forwarder.yaml passes check-config${S
   }
 
   it('fails in check-config too when the container lacks a variable the config uses', () => {
-    const objects = render(tools().helm3, { valuesFiles: ['full-values.yaml'], values: { dashboard: { enabled: false } }, apiVersions: ['monitoring.coreos.com/v1/ServiceMonitor'] });
-    const { CLUSTER_NAME: _removed, ...env } = simulatedEnv(objects);
+    const objects = render(tools().helm3, {
+      valuesFiles: ['full-values.yaml'],
+      values: { dashboard: { enabled: false } },
+      apiVersions: ['monitoring.coreos.com/v1/ServiceMonitor'],
+    });
+    const env = simulatedEnv(objects);
+    delete env.CLUSTER_NAME;
     const result = checkConfig(configText(objects), env);
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('environment variable CLUSTER_NAME is not set');

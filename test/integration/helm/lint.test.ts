@@ -4,18 +4,25 @@ import { readdirSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { chartWithDashboard, NAMESPACE, RELEASE, removeScratch, runHelm, valuesArgs } from './support/render.ts';
-import { CHART_DIR, ensureTools } from './support/tools.ts';
+import {
+  chartWithDashboard,
+  NAMESPACE,
+  RELEASE,
+  removeScratch,
+  runHelm,
+  significantStderr,
+  valuesArgs,
+} from './support/render.ts';
+import { CHART_DIR, ensureTools, type HelmTools, requireTools, skipNote } from './support/tools.ts';
 
 const lookup = ensureTools();
-const SKIP = lookup.skipReason !== undefined ? ` [skipped: ${lookup.skipReason}]` : '';
+const SKIP = skipNote(lookup);
 const YAMLLINT_SKIP =
-  lookup.tools?.yamllint === undefined ? ' [skipped: yamllint not installed (.ci/helm-check.sh install needs apt-get as root)]' : '';
+  lookup.tools !== undefined && lookup.tools.yamllint === undefined
+    ? ' [skipped: yamllint not installed (.ci/helm-check.sh install needs apt-get as root)]'
+    : '';
 
-function tools(): NonNullable<typeof lookup.tools> {
-  if (lookup.tools === undefined) throw new Error(lookup.skipReason);
-  return lookup.tools;
-}
+const tools = (): HelmTools => requireTools(lookup);
 
 const CI_FILES = readdirSync(join(CHART_DIR, 'ci')).filter((name) => name.endsWith('-values.yaml'));
 
@@ -43,7 +50,9 @@ describe.skipIf(SKIP !== '')(`helm lint --strict${SKIP}`, () => {
         NAMESPACE,
         ...valuesArgs({ valuesFiles: file === undefined ? [] : [file] }),
       ]);
-      expect(`${file ?? 'defaults'}: ${run.stdout}${run.stderr}`).toMatch(/1 chart\(s\) linted, 0 chart\(s\) failed/);
+      expect(`${file ?? 'defaults'}: ${run.stdout}${run.stderr}`).toMatch(
+        /1 chart\(s\) linted, 0 chart\(s\) failed/,
+      );
       expect(run.code).toBe(0);
       expect(run.stdout).not.toMatch(/\[(WARNING|ERROR)\]/);
     }
@@ -74,7 +83,7 @@ describe.skipIf(SKIP !== '')(`NOTES.txt (helm 4 install --dry-run=client)${SKIP}
       '--dry-run=client',
       ...valuesArgs({ valuesFiles, ...(values && { values }) }),
     ]);
-    expect(run.stderr).toBe('');
+    expect(significantStderr(run.stderr)).toBe('');
     expect(run.code).toBe(0);
     return run.stdout.slice(run.stdout.indexOf('NOTES:'));
   }
@@ -100,10 +109,14 @@ describe.skipIf(SKIP !== '')(`NOTES.txt (helm 4 install --dry-run=client)${SKIP}
     });
     expect(text).toContain('WARNING: hostNetwork=true');
     expect(text).toContain('WARNING: priorityClassName is empty');
-    expect(text).toContain('WARNING: resources.limits.memory (128 Mi) is below the estimated peak for this config (190 Mi');
+    expect(text).toContain(
+      'WARNING: resources.limits.memory (128 Mi) is below the estimated peak for this config (190 Mi',
+    );
   });
 
   it('warns when the pods may land on every node', () => {
-    expect(notes(['file-sink-values.yaml'], { controlPlaneOnly: false })).toContain('WARNING: controlPlaneOnly=false');
+    expect(notes(['file-sink-values.yaml'], { controlPlaneOnly: false })).toContain(
+      'WARNING: controlPlaneOnly=false',
+    );
   });
 });

@@ -4,15 +4,12 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadKubeValidator } from './support/kube-schema.ts';
 import { type RenderOptions, removeScratch, render, template } from './support/render.ts';
-import { ensureTools } from './support/tools.ts';
+import { ensureTools, type HelmTools, requireTools, skipNote } from './support/tools.ts';
 
 const lookup = ensureTools();
-const SKIP = lookup.skipReason !== undefined ? ` [skipped: ${lookup.skipReason}]` : '';
+const SKIP = skipNote(lookup);
 
-function tools(): NonNullable<typeof lookup.tools> {
-  if (lookup.tools === undefined) throw new Error(lookup.skipReason);
-  return lookup.tools;
-}
+const tools = (): HelmTools => requireTools(lookup);
 
 const FILE_SINK = ['file-sink-values.yaml'];
 
@@ -24,7 +21,9 @@ function unknownKey(path: readonly string[], key: string): RegExp {
 }
 
 function notInEnum(path: readonly string[]): RegExp {
-  return new RegExp(`${path.join('\\.')}: .*must be one of the following|at '/${path.join('/')}': value must be one of`);
+  return new RegExp(
+    `${path.join('\\.')}: .*must be one of the following|at '/${path.join('/')}': value must be one of`,
+  );
 }
 
 interface Rejection {
@@ -68,7 +67,12 @@ const REJECTIONS: readonly Rejection[] = [
   {
     name: 'a misspelt file sink key',
     options: {
-      values: { config: { cluster: 'c', sinks: [{ name: 'f', type: 'file', path: '/var/lib/k8s-audit-forwarder/x', pathh: 1 }] } },
+      values: {
+        config: {
+          cluster: 'c',
+          sinks: [{ name: 'f', type: 'file', path: '/var/lib/k8s-audit-forwarder/x', pathh: 1 }],
+        },
+      },
     },
     message: unknownKey(['config', 'sinks', '0'], 'pathh'),
   },
@@ -139,7 +143,9 @@ const REJECTIONS: readonly Rejection[] = [
   },
   {
     name: 'a file sink on the read-only root filesystem',
-    options: { values: { config: { cluster: 'c', sinks: [{ name: 'f', type: 'file', path: '/data/events.jsonl' }] } } },
+    options: {
+      values: { config: { cluster: 'c', sinks: [{ name: 'f', type: 'file', path: '/data/events.jsonl' }] } },
+    },
     message: /config\.sinks\[0\]\.path "\/data\/events\.jsonl" is not writable in the pod/,
   },
 ];
@@ -169,7 +175,9 @@ describe.skipIf(SKIP !== '')(`the chart refuses${SKIP}`, () => {
         extraVolumes: [{ name: 'x', hostPath: { path: '/x', type: 'DirOrCreate' } }],
       },
     });
-    const problems = (await Promise.all(objects.map((object) => validator.problems(object)))).flat().join('\n');
+    const problems = (await Promise.all(objects.map((object) => validator.problems(object))))
+      .flat()
+      .join('\n');
     expect(problems).toContain('readOnlyRootFileSystem: unknown field');
     expect(problems).toMatch(/hostPath\/type must be equal to one of the allowed values/);
   });

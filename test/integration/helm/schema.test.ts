@@ -17,10 +17,10 @@ import {
   sourceSchema,
   stdoutSinkSchema,
 } from '../../../src/config/schema.ts';
-import { CHART_DIR, ensureTools } from './support/tools.ts';
+import { CHART_DIR, ensureTools, requireTools, skipNote } from './support/tools.ts';
 
 const lookup = ensureTools();
-const SKIP = lookup.skipReason !== undefined ? ` [skipped: ${lookup.skipReason}]` : '';
+const SKIP = skipNote(lookup);
 
 interface JsonSchema {
   readonly type?: string;
@@ -82,14 +82,15 @@ function declaredPaths(values: Record<string, unknown>, schema: JsonSchema, pref
     const path = `${prefix}${key}`;
     paths.push(path);
     const child = schema.properties?.[key];
-    if (child?.properties !== undefined && isMap(value)) paths.push(...declaredPaths(value, child, `${path}.`));
+    if (child?.properties !== undefined && isMap(value))
+      paths.push(...declaredPaths(value, child, `${path}.`));
   }
   return paths;
 }
 
 describe.skipIf(SKIP !== '')(`values.schema.json${SKIP}`, () => {
   const validate = (): ReturnType<Ajv['compile']> => {
-    const modules = lookup.tools?.modules ?? '';
+    const { modules } = requireTools(lookup);
     const AjvClass = createRequire(join(modules, 'ajv', 'package.json'))('ajv') as {
       default: new (options: Record<string, unknown>) => Ajv;
     };
@@ -130,7 +131,15 @@ describe.skipIf(SKIP !== '')(`values.schema.json${SKIP}`, () => {
   });
 
   it('is strict on every object the chart owns', () => {
-    const strictObjects = ['image', 'audit', 'checkpoint', 'config', 'credentials', 'service', 'serviceMonitor'];
+    const strictObjects = [
+      'image',
+      'audit',
+      'checkpoint',
+      'config',
+      'credentials',
+      'service',
+      'serviceMonitor',
+    ];
     for (const key of [...strictObjects, 'serviceAccount', 'networkPolicy', 'dashboard', 'tests']) {
       expect(property(SCHEMA, key).additionalProperties, key).toBe(false);
     }
@@ -155,8 +164,12 @@ describe('values.schema.json follows the forwarder config schema (src/config/sch
   it('has the same enums as the forwarder', () => {
     const options = (schema: unknown): string[] =>
       [...(schema as { unwrap(): { options: string[] } }).unwrap().options].sort();
-    expect([...(property(config, 'logLevel').enum ?? [])].sort()).toEqual(options(configSchema.shape.logLevel));
-    expect([...(property(config, 'source', 'startAt').enum ?? [])].sort()).toEqual(options(sourceSchema.shape.startAt));
+    expect([...(property(config, 'logLevel').enum ?? [])].sort()).toEqual(
+      options(configSchema.shape.logLevel),
+    );
+    expect([...(property(config, 'source', 'startAt').enum ?? [])].sort()).toEqual(
+      options(sourceSchema.shape.startAt),
+    );
     const checkpoint = (configSchema.shape.checkpoint as unknown as { unwrap(): z.ZodObject }).unwrap();
     expect(keysOf(property(config, 'checkpoint'))).toEqual(shapeKeys(checkpoint));
     expect([...(property(config, 'checkpoint', 'onCorrupt').enum ?? [])].sort()).toEqual(

@@ -26,7 +26,10 @@ afterEach(async () => {
 
 async function logrotate(options: string): Promise<void> {
   const conf = h.path('logrotate.conf');
-  await writeFile(conf, `${h.path('audit.log')} {\n  copytruncate\n  rotate 20\n  missingok\n${options}\n}\n`);
+  await writeFile(
+    conf,
+    `${h.path('audit.log')} {\n  copytruncate\n  rotate 20\n  missingok\n${options}\n}\n`,
+  );
   await run(LOGROTATE, ['-f', '-s', h.path('logrotate.state'), conf]);
 }
 
@@ -53,7 +56,7 @@ class BackgroundWriter {
     this.#handle = handle;
     this.#done = (async () => {
       while (!this.#stopped) {
-        await this.#handle.write(`${auditLine(this.written)}\n`);
+        await handle.write(`${auditLine(this.written)}\n`);
         this.written++;
         if (this.written % 50 === 0) await new Promise((resolve) => setImmediate(resolve));
       }

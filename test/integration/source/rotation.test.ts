@@ -31,7 +31,11 @@ async function writeLines(writer: AuditWriter, from: number, to: number): Promis
   for (let n = from; n < to; n++) await writer.writeLine(auditLine(n));
 }
 
-async function waitForLines(r: TailerRig, count: number, sinks: readonly string[] = ['a', 'b']): Promise<void> {
+async function waitForLines(
+  r: TailerRig,
+  count: number,
+  sinks: readonly string[] = ['a', 'b'],
+): Promise<void> {
   await waitFor(() => sinks.every((sink) => r.lines(sink).length >= count), {
     message: `${count} lines in ${sinks.join(', ')} (have ${sinks.map((s) => r.lines(s).length).join(', ')})`,
   });
@@ -200,7 +204,12 @@ describe('rotations while the forwarder was down', () => {
       const candidate = h.path(`probe-${i}`);
       await writeFile(candidate, '');
       if ((await stat(candidate)).ino === oldIno) {
-        await writeFile(candidate, range(1000, 1003).map((l) => `${l}\n`).join(''));
+        await writeFile(
+          candidate,
+          range(1000, 1003)
+            .map((l) => `${l}\n`)
+            .join(''),
+        );
         await rename(candidate, h.path('audit.log'));
         reused = true;
       } else await unlink(candidate);
@@ -226,7 +235,10 @@ describe('rotations while the forwarder was down', () => {
     await waitForLines(rig, 10);
     expect(rig.lines('a')).toEqual(range(100, 110));
     expect(rig.anomalies).toContainEqual(
-      expect.objectContaining({ kind: 'offset-beyond-size', detail: expect.objectContaining({ size: keep }) }),
+      expect.objectContaining({
+        kind: 'offset-beyond-size',
+        detail: expect.objectContaining({ size: keep }) as unknown,
+      }),
     );
   });
 
@@ -243,5 +255,27 @@ describe('rotations while the forwarder was down', () => {
     await waitForLines(rig, 10);
     expect(rig.lines('a')).toEqual(range(10, 20));
     expect(rig.losses).toEqual([]);
+  });
+});
+
+describe('a corrupt checkpoint set aside by policy', () => {
+  it.each([
+    ['beginning', 0],
+    ['end', 100],
+  ] as const)('restarts every file from its %s', async (policy, firstLine) => {
+    const writer = await h.openWriter('audit.log');
+    await writeLines(writer, 0, 50);
+    await writer.rotate();
+    await writeLines(writer, 50, 100);
+    rig = await startTailer(h);
+    await waitForLines(rig, 100);
+    await rig.stop();
+    rig = undefined;
+    await writeFile(h.path('state/checkpoint.json'), '{"version":1,"files":[{"ke');
+    rig = await startTailer(h, { onCorrupt: policy });
+    await writeLines(writer, 100, 110);
+    await writer.close();
+    await waitForLines(rig, 110 - firstLine);
+    expect(rig.lines('a')).toEqual(range(firstLine, 110));
   });
 });

@@ -27,7 +27,9 @@ describe('tailing the active file', () => {
     for (const line of range(100, 2000)) await writer.writeLine(line);
     await writer.close();
     const r = rig;
-    await waitFor(() => r.lines('es').length >= 2000 && r.lines('file').length >= 2000, { message: '2000 lines' });
+    await waitFor(() => r.lines('es').length >= 2000 && r.lines('file').length >= 2000, {
+      message: '2000 lines',
+    });
     expect(rig.lines('es')).toEqual(range(0, 2000));
     expect(rig.lines('file')).toEqual(range(0, 2000));
     const [status] = rig.tailer.files();
@@ -72,7 +74,12 @@ describe('tailing the active file', () => {
     expect(rig.lines('es')).toEqual([auditLine(0), auditLine(1)]);
     const oversize = rig.collectors.get('es')?.items.find((item) => item.kind === 'oversize');
     const start = auditLine(0).length + 1;
-    expect(oversize).toMatchObject({ kind: 'oversize', start, end: start + big.length + 1, length: big.length });
+    expect(oversize).toMatchObject({
+      kind: 'oversize',
+      start,
+      end: start + big.length + 1,
+      length: big.length,
+    });
   });
 
   it('delivers a 10 MB line whole when maxLineBytes allows it', async () => {
@@ -124,7 +131,9 @@ describe('tailing the active file', () => {
     await waitFor(() => r.lines('es').length >= 2 && r.lines('file').length >= 2);
     expect(rig.lines('es')).toEqual([auditLine(0), auditLine(1)]);
     const skipped = rig.collectors.get('es')?.items.filter((item) => item.kind === 'skipped');
-    expect(skipped).toEqual([expect.objectContaining({ start: nulStart, end: nulStart + 5000, reason: 'nul-bytes' })]);
+    expect(skipped).toEqual([
+      expect.objectContaining({ start: nulStart, end: nulStart + 5000, reason: 'nul-bytes' }),
+    ]);
     // Both lanes met the run: reported once.
     expect(rig.anomalies.filter((a) => a.kind === 'nul-bytes')).toEqual([
       expect.objectContaining({ detail: { start: nulStart, end: nulStart + 5000, bytes: 5000 } }),
@@ -148,6 +157,22 @@ describe('tailing the active file', () => {
     await h.append('audit.log', [auditLine(3)]);
     await waitFor(() => r.lines('es').length >= 4);
     expect(rig.lines('es')).toEqual(range(0, 4));
+    expect(rig.losses).toEqual([]);
+  });
+});
+
+describe('truncation without a copy', () => {
+  it('waits briefly for a copy, then reports the truncation and reads the file anew from 0', async () => {
+    await h.append('audit.log', range(0, 50));
+    rig = await startTailer(h, { sinks: ['es'], missingFileGraceMs: 200 });
+    const r = rig;
+    await waitFor(() => r.lines('es').length >= 50);
+    await h.truncate('audit.log');
+    await h.append('audit.log', range(50, 55));
+    await waitFor(() => r.lines('es').length >= 55, { message: 'lines after the truncation' });
+    expect(rig.lines('es')).toEqual(range(0, 55));
+    expect(rig.anomalies).toContainEqual(expect.objectContaining({ kind: 'truncated' }));
+    // Everything had been read before the truncation: nothing lost.
     expect(rig.losses).toEqual([]);
   });
 });

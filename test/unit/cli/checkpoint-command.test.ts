@@ -47,7 +47,10 @@ async function writeCheckpoint(offsets: Record<string, number>, dataLoss: unknow
   await writeFile(join(stateDir, 'checkpoint.json'), `${JSON.stringify(document)}\n`);
 }
 
-async function readDocument(): Promise<{ files: { offsets: Record<string, number>; state: string }[]; dataLoss: unknown[] }> {
+async function readDocument(): Promise<{
+  files: { offsets: Record<string, number>; state: string }[];
+  dataLoss: unknown[];
+}> {
   return JSON.parse(await readFile(join(stateDir, 'checkpoint.json'), 'utf8')) as never;
 }
 
@@ -57,13 +60,15 @@ function run(args: string[], fetchImpl: typeof fetch = refusedFetch) {
 }
 
 describe('checkpoint show', () => {
-  it('prints every file with each sink\'s offset and how far behind it is', async () => {
+  it("prints every file with each sink's offset and how far behind it is", async () => {
     await writeCheckpoint({ es: 96, local: 320 });
 
     const { code, io } = await run(['show', '--state-dir', stateDir]);
 
     expect(code).toBe(0);
-    expect(io.out()).toContain(`checkpoint ${join(stateDir, 'checkpoint.json')} · written 2026-03-01T11:00:00.000Z (1h00m ago) · 1 file`);
+    expect(io.out()).toContain(
+      `checkpoint ${join(stateDir, 'checkpoint.json')} · written 2026-03-01T11:00:00.000Z (1h00m ago) · 1 file`,
+    );
     expect(io.out()).toContain(auditPath);
     expect(io.out()).toContain('\n  es     96      224 B behind\n  local  320     caught up\n');
   });
@@ -74,12 +79,21 @@ describe('checkpoint show', () => {
     const { code, io } = await run(['show', '--state-dir', stateDir, '--json']);
 
     expect(code).toBe(0);
-    expect(JSON.parse(io.out())).toMatchObject({ version: 1, files: [{ path: auditPath, offsets: { es: 0 } }] });
+    expect(JSON.parse(io.out())).toMatchObject({
+      version: 1,
+      files: [{ path: auditPath, offsets: { es: 0 } }],
+    });
   });
 
   it('shows data-loss records', async () => {
     await writeCheckpoint({ es: 320 }, [
-      { path: '/a/audit-x.log', key: 'k', unreadBytes: 1000, detectedAt: '2026-03-01T11:30:00.000Z', reason: 'deleted-before-read' },
+      {
+        path: '/a/audit-x.log',
+        key: 'k',
+        unreadBytes: 1000,
+        detectedAt: '2026-03-01T11:30:00.000Z',
+        reason: 'deleted-before-read',
+      },
     ]);
 
     const { io } = await run(['show', '--state-dir', stateDir]);
@@ -112,7 +126,15 @@ describe('checkpoint reset', () => {
     await writeCheckpoint({ es: 320, local: 320 });
     const before = await readFile(join(stateDir, 'checkpoint.json'), 'utf8');
 
-    const { code, io } = await run(['reset', '--state-dir', stateDir, '--file', auditPath, '--to', 'beginning']);
+    const { code, io } = await run([
+      'reset',
+      '--state-dir',
+      stateDir,
+      '--file',
+      auditPath,
+      '--to',
+      'beginning',
+    ]);
 
     expect(code).toBe(1);
     expect(io.out()).toContain('es: 320 → 0: 320 B will be sent again');
@@ -123,7 +145,18 @@ describe('checkpoint reset', () => {
   it('writes the new offsets with --yes and keeps the previous checkpoint', async () => {
     await writeCheckpoint({ es: 320, local: 320 });
 
-    const { code, io } = await run(['reset', '--state-dir', stateDir, '--file', auditPath, '--to', '64', '--sink', 'es', '--yes']);
+    const { code, io } = await run([
+      'reset',
+      '--state-dir',
+      stateDir,
+      '--file',
+      auditPath,
+      '--to',
+      '64',
+      '--sink',
+      'es',
+      '--yes',
+    ]);
 
     expect(code).toBe(0);
     expect((await readDocument()).files[0]?.offsets).toEqual({ es: 64, local: 320 });
@@ -135,7 +168,16 @@ describe('checkpoint reset', () => {
   it('refuses an offset that is not a line start, naming the next one', async () => {
     await writeCheckpoint({ es: 320 });
 
-    const { code, io } = await run(['reset', '--state-dir', stateDir, '--file', auditPath, '--to', '40', '--yes']);
+    const { code, io } = await run([
+      'reset',
+      '--state-dir',
+      stateDir,
+      '--file',
+      auditPath,
+      '--to',
+      '40',
+      '--yes',
+    ]);
 
     expect(code).toBe(1);
     expect(io.err()).toContain('offset 40 is inside a line');
@@ -146,8 +188,14 @@ describe('checkpoint reset', () => {
     await writeCheckpoint({ es: 320 });
     const daemon = fakeFetch({ version: '0.1.0', checkpoint: { path: join(stateDir, 'checkpoint.json') } });
 
-    const refused = await run(['reset', '--state-dir', stateDir, '--all', '--to', 'beginning', '--yes'], daemon);
-    const forced = await run(['reset', '--state-dir', stateDir, '--all', '--to', 'beginning', '--yes', '--force'], daemon);
+    const refused = await run(
+      ['reset', '--state-dir', stateDir, '--all', '--to', 'beginning', '--yes'],
+      daemon,
+    );
+    const forced = await run(
+      ['reset', '--state-dir', stateDir, '--all', '--to', 'beginning', '--yes', '--force'],
+      daemon,
+    );
 
     expect(refused.code).toBe(1);
     expect(refused.io.err()).toContain('Refusing: a running forwarder uses this state directory');
@@ -161,7 +209,10 @@ describe('checkpoint reset', () => {
     await writeCheckpoint({ es: 320 });
     const other = fakeFetch({ version: '0.1.0', checkpoint: { path: '/elsewhere/checkpoint.json' } });
 
-    const { code } = await run(['reset', '--state-dir', stateDir, '--all', '--to', 'beginning', '--yes'], other);
+    const { code } = await run(
+      ['reset', '--state-dir', stateDir, '--all', '--to', 'beginning', '--yes'],
+      other,
+    );
 
     expect(code).toBe(0);
   });
@@ -170,7 +221,16 @@ describe('checkpoint reset', () => {
     await writeCheckpoint({ es: 0 });
     await writeFile(join(stateDir, 'checkpoint.json'), 'garbage');
 
-    const byFile = await run(['reset', '--state-dir', stateDir, '--file', auditPath, '--to', 'beginning', '--yes']);
+    const byFile = await run([
+      'reset',
+      '--state-dir',
+      stateDir,
+      '--file',
+      auditPath,
+      '--to',
+      'beginning',
+      '--yes',
+    ]);
     const whole = await run(['reset', '--state-dir', stateDir, '--all', '--to', 'beginning', '--yes']);
 
     expect(byFile.code).toBe(1);
@@ -179,7 +239,9 @@ describe('checkpoint reset', () => {
     expect(await readDocument()).toMatchObject({ files: [], dataLoss: [] });
     const names = await readdir(stateDir);
     expect(names).toContain('checkpoint.json.corrupt-2026-03-01T12-00-00.000Z');
-    expect(await readFile(join(stateDir, 'checkpoint.json.corrupt-2026-03-01T12-00-00.000Z'), 'utf8')).toBe('garbage');
+    expect(await readFile(join(stateDir, 'checkpoint.json.corrupt-2026-03-01T12-00-00.000Z'), 'utf8')).toBe(
+      'garbage',
+    );
   });
 
   it('starts every file at its end after a corrupt checkpoint when given the source and the sinks', async () => {
@@ -208,7 +270,11 @@ describe('checkpoint reset', () => {
     expect(withoutSource.code).toBe(1);
     expect(withoutSource.io.err()).toContain('also give --source');
     expect(code).toBe(0);
-    const files = (await readDocument()).files as { path: string; state: string; offsets: Record<string, number> }[];
+    const files = (await readDocument()).files as {
+      path: string;
+      state: string;
+      offsets: Record<string, number>;
+    }[];
     expect(files.map((file) => [file.path, file.state, file.offsets])).toEqual([
       [join(dir, 'audit-2026-02-01T00-00-00.000.log'), 'finished', { es: 96, local: 96 }],
       [auditPath, 'active', { es: 320, local: 320 }],
@@ -219,7 +285,13 @@ describe('checkpoint reset', () => {
 describe('checkpoint clear-data-loss', () => {
   it('forgets data-loss records with --yes', async () => {
     await writeCheckpoint({ es: 320 }, [
-      { path: '/a/audit-x.log', key: 'k', unreadBytes: 1000, detectedAt: '2026-03-01T11:30:00.000Z', reason: 'deleted-before-read' },
+      {
+        path: '/a/audit-x.log',
+        key: 'k',
+        unreadBytes: 1000,
+        detectedAt: '2026-03-01T11:30:00.000Z',
+        reason: 'deleted-before-read',
+      },
     ]);
 
     const dryRun = await run(['clear-data-loss', '--state-dir', stateDir]);

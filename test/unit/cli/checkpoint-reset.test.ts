@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { CheckpointDocument, FileOnDisk } from '../../../src/cli/checkpoint-file.ts';
-import { parseResetTarget, planReset } from '../../../src/cli/checkpoint-reset.ts';
+import { parseResetTarget, planReset, type ResetPlan } from '../../../src/cli/checkpoint-reset.ts';
 import { entry } from '../status/snapshot-fixtures.ts';
 
 function document(files = [entry()]): CheckpointDocument {
@@ -16,6 +16,10 @@ const finished = entry({
   size: 5000,
   offsets: { es: 5000, local: 5000 },
 });
+function errorOf(plan: ResetPlan): string {
+  return plan.ok ? 'no error' : plan.error;
+}
+
 const here: FileOnDisk = { isSameFile: true, isCompressed: false, size: 12_000, lineAlignedEnd: 11_900 };
 
 describe('parseResetTarget', () => {
@@ -34,7 +38,11 @@ describe('parseResetTarget', () => {
 
 describe('planReset', () => {
   it('moves every sink of a file named by path to the beginning', () => {
-    const plan = planReset(document([active]), { file: active.path, all: false, to: 'beginning', sinks: [] }, new Map());
+    const plan = planReset(
+      document([active]),
+      { file: active.path, all: false, to: 'beginning', sinks: [] },
+      new Map(),
+    );
 
     expect(plan).toMatchObject({
       ok: true,
@@ -54,11 +62,16 @@ describe('planReset', () => {
     );
 
     expect(plan).toMatchObject({ ok: true, changes: [{ sink: 'es', from: 4000, to: 11_900 }] });
-    if (plan.ok) expect(plan.document.files[0]).toMatchObject({ size: 12_000, offsets: { es: 11_900, local: 10_000 } });
+    if (plan.ok)
+      expect(plan.document.files[0]).toMatchObject({ size: 12_000, offsets: { es: 11_900, local: 10_000 } });
   });
 
   it('reopens a finished file that is rewound so the daemon reads it again', () => {
-    const plan = planReset(document([active, finished]), { all: true, to: 'beginning', sinks: ['es'] }, new Map());
+    const plan = planReset(
+      document([active, finished]),
+      { all: true, to: 'beginning', sinks: ['es'] },
+      new Map(),
+    );
 
     expect(plan.ok && plan.document.files.map((file) => [file.state, file.offsets])).toEqual([
       ['active', { es: 0, local: 10_000 }],
@@ -83,32 +96,37 @@ describe('planReset', () => {
     const facts = new Map([[active.key, here]]);
     const doc = document([active]);
 
-    expect(planReset(doc, { file: active.key, all: false, to: 20_000, sinks: [] }, facts)).toMatchObject({
-      ok: false,
-      error: expect.stringContaining("offset 20000 is beyond the file's size of 12000 bytes"),
-    });
-    expect(planReset(doc, { file: active.key, all: false, to: 0, sinks: ['splunk'] }, facts)).toMatchObject({
-      ok: false,
-      error: expect.stringContaining('has no offset for sink splunk; it records: es, local'),
-    });
-    expect(planReset(doc, { file: '/nope.log', all: false, to: 0, sinks: [] }, facts)).toMatchObject({
-      ok: false,
-      error: expect.stringContaining('no checkpoint entry has the key or path "/nope.log"; known:'),
-    });
+    expect(errorOf(planReset(doc, { file: active.key, all: false, to: 20_000, sinks: [] }, facts))).toContain(
+      "offset 20000 is beyond the file's size of 12000 bytes",
+    );
+    expect(
+      errorOf(planReset(doc, { file: active.key, all: false, to: 0, sinks: ['splunk'] }, facts)),
+    ).toContain('has no offset for sink splunk; it records: es, local');
+    expect(errorOf(planReset(doc, { file: '/nope.log', all: false, to: 0, sinks: [] }, facts))).toContain(
+      'no checkpoint entry has the key or path "/nope.log"; known:',
+    );
     expect(planReset(doc, { all: true, to: 10, sinks: [] }, facts)).toMatchObject({ ok: false });
   });
 
   it('asks for the key when two entries were recorded at the same path', () => {
     const replaced = entry({ key: '2049:101:dddddd', ino: 101, state: 'rotated' });
 
-    const plan = planReset(document([active, replaced]), { file: active.path, all: false, to: 0, sinks: [] }, new Map());
+    const plan = planReset(
+      document([active, replaced]),
+      { file: active.path, all: false, to: 0, sinks: [] },
+      new Map(),
+    );
 
-    expect(plan).toMatchObject({ ok: false, error: expect.stringContaining('name one by its key') });
+    expect(errorOf(plan)).toContain('name one by its key');
   });
 
   it('accepts an offset it cannot check against a missing file, and says so', () => {
-    const plan = planReset(document([active]), { file: active.key, all: false, to: 2000, sinks: [] }, new Map());
+    const plan = planReset(
+      document([active]),
+      { file: active.key, all: false, to: 2000, sinks: [] },
+      new Map(),
+    );
 
-    expect(plan).toMatchObject({ ok: true, notes: [expect.stringContaining('not checked against the file')] });
+    expect(plan.ok && plan.notes.join()).toContain('not checked against the file');
   });
 });

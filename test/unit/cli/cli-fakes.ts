@@ -31,14 +31,18 @@ export function captureIo(options: { isTTY?: boolean; env?: Record<string, strin
 
 /** A fetch that answers every request with `body` (JSON) or fails like a closed port. */
 export function fakeFetch(body: unknown, status = 200): typeof fetch {
-  return (() =>
+  return () =>
     Promise.resolve(
       new Response(typeof body === 'string' ? body : JSON.stringify(body), {
         status,
         headers: { 'content-type': 'application/json' },
       }),
-    )) as typeof fetch;
+    );
 }
 
 export const refusedFetch: typeof fetch = () =>
-  Promise.reject(new TypeError('fetch failed', { cause: Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9880'), { code: 'ECONNREFUSED' }) }));
+  Promise.reject(
+    new TypeError('fetch failed', {
+      cause: Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9880'), { code: 'ECONNREFUSED' }),
+    }),
+  );

@@ -17,15 +17,33 @@ const lossRecord = {
 describe('assessStatus', () => {
   it('is healthy when every sink is ok, even with retries in progress', () => {
     const status = snapshot({
-      sinks: [{ name: 'es', type: 'elasticsearch', healthy: true, lane: lane({ state: 'retrying', lastError: '503' }) }],
+      sinks: [
+        {
+          name: 'es',
+          type: 'elasticsearch',
+          healthy: true,
+          lane: lane({ state: 'retrying', lastError: '503' }),
+        },
+      ],
     });
 
-    expect(assessStatus(status)).toEqual({ exitCode: 0, problems: [], warnings: ['sink es is retrying: 503'] });
+    expect(assessStatus(status)).toEqual({
+      exitCode: 0,
+      problems: [],
+      warnings: ['sink es is retrying: 503'],
+    });
   });
 
   it('fails when a sink is failing, data was lost or the checkpoint is unusable', () => {
     const status = snapshot({
-      sinks: [{ name: 'es', type: 'elasticsearch', healthy: true, lane: lane({ state: 'failing', lastError: 'ECONNREFUSED' }) }],
+      sinks: [
+        {
+          name: 'es',
+          type: 'elasticsearch',
+          healthy: true,
+          lane: lane({ state: 'failing', lastError: 'ECONNREFUSED' }),
+        },
+      ],
       checkpoint: {
         path: '/x/checkpoint.json',
         isOpen: false,
@@ -96,7 +114,13 @@ describe('renderStatus', () => {
         },
         { name: 'local', type: 'file', healthy: true, lane: lane({ name: 'local', type: 'file' }) },
       ],
-      checkpoint: { path: '/var/lib/kaf/checkpoint.json', isOpen: true, hasUnsavedChanges: true, files: [], dataLoss: [lossRecord] },
+      checkpoint: {
+        path: '/var/lib/kaf/checkpoint.json',
+        isOpen: true,
+        hasUnsavedChanges: true,
+        files: [],
+        dataLoss: [lossRecord],
+      },
     });
 
     const text = renderStatus(status, plain);
@@ -104,7 +128,9 @@ describe('renderStatus', () => {
     expect(text).toContain('es     elasticsearch  failing  9.8 KiB / 10s  2 batches, 4.0 KiB  1,000      12');
     expect(text).toContain('  └ failing since 5m00s ago: connect ECONNREFUSED 10.0.0.5:9200');
     expect(text).toContain('/var/log/audit/audit.log  active  9.8 KiB  es 9.8 KiB / 10s');
-    expect(text).toContain('DATA LOSS: 1 file removed before every sink read it; 3.0 MiB of audit events never reached every sink');
+    expect(text).toContain(
+      'DATA LOSS: 1 file removed before every sink read it; 3.0 MiB of audit events never reached every sink',
+    );
     expect(text).toContain(
       '  /var/log/audit/audit-2026-01-01T00-00-00.000.log: 3.0 MiB unread (es 3.0 MiB) · deleted-before-read · detected 2026-03-01T11:59:00.000Z',
     );
@@ -115,7 +141,9 @@ describe('renderStatus', () => {
   });
 
   it('paints data loss and failures red, and nothing without colour', () => {
-    const status = snapshot({ checkpoint: { path: '/c', isOpen: true, hasUnsavedChanges: false, files: [], dataLoss: [lossRecord] } });
+    const status = snapshot({
+      checkpoint: { path: '/c', isOpen: true, hasUnsavedChanges: false, files: [], dataLoss: [lossRecord] },
+    });
 
     const colored = renderStatus(status, { paint: painter(true), nowMs: NOW.getTime() });
     const uncolored = renderStatus(status, plain);
@@ -126,15 +154,23 @@ describe('renderStatus', () => {
 
   it('lists the reasons when not ready and counts dead-letter records', () => {
     const status = snapshot({
-      sinks: [{ name: 'es', type: 'elasticsearch', healthy: false, healthError: 'HTTP 401: security_exception' }],
-      deadLetter: { path: '/var/lib/kaf/dead-letter.jsonl', total: 3, counts: new Map([['es\u0000invalid-json', 3]]) },
+      sinks: [
+        { name: 'es', type: 'elasticsearch', healthy: false, healthError: 'HTTP 401: security_exception' },
+      ],
+      deadLetter: {
+        path: '/var/lib/kaf/dead-letter.jsonl',
+        total: 3,
+        counts: new Map([['es\u0000invalid-json', 3]]),
+      },
     });
 
     const text = renderStatus(status, plain);
 
     expect(text).toContain('· not ready');
     expect(text).toContain('not ready:\n  - sink/es: start-up check failed: HTTP 401: security_exception');
-    expect(text).toContain('dead-letter: 3 records since start (es: invalid-json 3) → /var/lib/kaf/dead-letter.jsonl');
+    expect(text).toContain(
+      'dead-letter: 3 records since start (es: invalid-json 3) → /var/lib/kaf/dead-letter.jsonl',
+    );
   });
 });
 
@@ -158,6 +194,13 @@ describe('format', () => {
       '10 MiB',
       '5.0 TiB',
     ]);
-    expect([0.4, 9.96, 42, 75, 7260, 200_000].map(formatDuration)).toEqual(['0.4s', '10s', '42s', '1m15s', '2h01m', '2d07h']);
+    expect([0.4, 9.96, 42, 75, 7260, 200_000].map(formatDuration)).toEqual([
+      '0.4s',
+      '10s',
+      '42s',
+      '1m15s',
+      '2h01m',
+      '2d07h',
+    ]);
   });
 });

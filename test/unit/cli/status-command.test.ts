@@ -17,7 +17,9 @@ describe('status command', () => {
   });
 
   it('exits 1 when a sink is failing, also with --json, which prints the document', async () => {
-    const failing = snapshot({ sinks: [{ name: 'es', type: 'elasticsearch', healthy: true, lane: lane({ state: 'failing' }) }] });
+    const failing = snapshot({
+      sinks: [{ name: 'es', type: 'elasticsearch', healthy: true, lane: lane({ state: 'failing' }) }],
+    });
     const io = captureIo();
 
     const code = await runStatusCommand(['--json'], io, deps(fakeFetch(failing)));
@@ -43,8 +45,7 @@ describe('status command', () => {
     const error = captureIo();
 
     expect(await runStatusCommand(['--url', 'http://127.0.0.1:9'], refused, deps(refusedFetch))).toBe(2);
-    expect(await runStatusCommand([], notJson, deps(fakeFetch('<html>'))))
-      .toBe(2);
+    expect(await runStatusCommand([], notJson, deps(fakeFetch('<html>')))).toBe(2);
     expect(await runStatusCommand([], error, deps(fakeFetch({ error: 'x' }, 500)))).toBe(2);
     expect(refused.err()).toContain('cannot read http://127.0.0.1:9/status: connect ECONNREFUSED');
     expect(notJson.err()).toContain('the answer is not JSON');

@@ -4,7 +4,12 @@ import type { SourceItem } from '../../../src/source/source.ts';
 
 const file = { key: 'k', path: '/p' };
 
-function splitAll(data: Buffer, pieceSizes: readonly number[], maxLineBytes = 1024, startOffset = 0): SourceItem[] {
+function splitAll(
+  data: Buffer,
+  pieceSizes: readonly number[],
+  maxLineBytes = 1024,
+  startOffset = 0,
+): SourceItem[] {
   const splitter = new LineSplitter(file, startOffset, { maxLineBytes, oversizeHeadBytes: 8 });
   const out: SourceItem[] = [];
   let position = 0;

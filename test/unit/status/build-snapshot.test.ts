@@ -35,7 +35,7 @@ describe('buildSnapshot', () => {
     expect(status.files[0]).toMatchObject({ lagBytes: 0, lagSeconds: 0, acknowledgedOffset: 10_000 });
   });
 
-  it('joins the tailer files with their checkpoint identity and shows each sink\'s offsets', () => {
+  it("joins the tailer files with their checkpoint identity and shows each sink's offsets", () => {
     const status = snapshot({
       files: [
         tailerFile({
@@ -67,7 +67,7 @@ describe('buildSnapshot', () => {
     ]);
   });
 
-  it('sums a sink\'s lag over files and takes the older of in-flight event age and unfinished file age', () => {
+  it("sums a sink's lag over files and takes the older of in-flight event age and unfinished file age", () => {
     const rotated = tailerFile({
       key: '2049:99:bbbbbb',
       path: '/var/log/audit/audit-2026-03-01T10-00-00.000.log',
@@ -177,17 +177,24 @@ describe('buildSnapshot', () => {
     expect(status.notReadyReasons).toEqual([
       'checkpoint: KAF_CHECKPOINT_CORRUPT: The checkpoint is corrupt (the file is empty)',
     ]);
-    expect(status.checkpoint).toMatchObject({ entries: 0, ageSeconds: 3600, error: expect.stringContaining('corrupt') });
+    expect(status.checkpoint).toMatchObject({ entries: 0, ageSeconds: 3600 });
+    expect(status.checkpoint.error).toContain('corrupt');
     expect(status.checkpoint.lastPersistedAt).toBeUndefined();
   });
 
   it('falls back to checkpoint entries for files when the tailer has not started', () => {
-    const status = snapshot({ files: undefined, checkpoint: { ...inputs().checkpoint, files: [entry({ offsets: { es: 2500 } })] } });
+    const status = snapshot({
+      files: undefined,
+      checkpoint: { ...inputs().checkpoint, files: [entry({ offsets: { es: 2500 } })] },
+    });
 
     expect(status.files[0]).toMatchObject({
       acknowledgedOffset: 0,
       lagBytes: 10_000,
-      sinks: { es: { acknowledgedOffset: 2500, lagBytes: 7500 }, local: { acknowledgedOffset: 0, lagBytes: 10_000 } },
+      sinks: {
+        es: { acknowledgedOffset: 2500, lagBytes: 7500 },
+        local: { acknowledgedOffset: 0, lagBytes: 10_000 },
+      },
     });
     expect(status.files[0]?.sinks.es?.readOffset).toBeUndefined();
   });
@@ -247,7 +254,14 @@ describe('buildSnapshot', () => {
   it('never reports negative ages when clocks disagree', () => {
     const status = snapshot({
       now: new Date(NOW.getTime() - 5000),
-      sinks: [{ name: 'es', type: 'elasticsearch', healthy: true, lane: lane({ oldestUnackedEventTime: '2026-03-01T12:00:00Z' }) }],
+      sinks: [
+        {
+          name: 'es',
+          type: 'elasticsearch',
+          healthy: true,
+          lane: lane({ oldestUnackedEventTime: '2026-03-01T12:00:00Z' }),
+        },
+      ],
     });
 
     expect(status.sinks[0]?.lagSeconds).toBe(0);

@@ -6,7 +6,9 @@ import { lane, snapshot, tailerFile } from './snapshot-fixtures.ts';
 const DASHBOARD = new URL('../../../helm/dashboards/k8s-audit-forwarder.json', import.meta.url);
 
 function sample(text: string, name: string, labels = ''): number | undefined {
-  const line = text.split('\n').find((candidate) => candidate.startsWith(`${name}${labels === '' ? ' ' : `{${labels}} `}`));
+  const line = text
+    .split('\n')
+    .find((candidate) => candidate.startsWith(`${name}${labels === '' ? ' ' : `{${labels}} `}`));
   return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
 }
 
@@ -23,7 +25,12 @@ describe('ForwarderMetrics', () => {
         }),
       ],
       sinks: [
-        { name: 'es', type: 'elasticsearch', healthy: true, lane: lane({ state: 'retrying', oldestUnackedEventTime: '2026-03-01T11:59:00Z' }) },
+        {
+          name: 'es',
+          type: 'elasticsearch',
+          healthy: true,
+          lane: lane({ state: 'retrying', oldestUnackedEventTime: '2026-03-01T11:59:00Z' }),
+        },
         { name: 'local', type: 'file', healthy: true, lane: lane({ name: 'local', type: 'file' }) },
       ],
     });
@@ -47,7 +54,9 @@ describe('ForwarderMetrics', () => {
   it('drops the state series of a sink that changed state', async () => {
     const metrics = new ForwarderMetrics({ collectProcessMetrics: false });
     metrics.observeSnapshot(snapshot({ sinks: [{ name: 'es', type: 'elasticsearch', healthy: false }] }));
-    metrics.observeSnapshot(snapshot({ sinks: [{ name: 'es', type: 'elasticsearch', healthy: true, lane: lane() }] }));
+    metrics.observeSnapshot(
+      snapshot({ sinks: [{ name: 'es', type: 'elasticsearch', healthy: true, lane: lane() }] }),
+    );
 
     const text = await metrics.registry.metrics();
 
@@ -63,10 +72,12 @@ describe('ForwarderMetrics', () => {
     // prom-client's process metrics keep their own names (nodejs_active_resources_total is a gauge).
     const own = families.filter((family) => !/^audit_forwarder_(process|nodejs)_/.test(family.name));
     for (const family of own) {
-      if (family.type === 'counter') expect(family.name).toMatch(/_total$/);
+      if (String(family.type) === 'counter') expect(family.name).toMatch(/_total$/);
       else expect(family.name).not.toMatch(/_total$/);
     }
-    const labels = new Set(own.flatMap((family) => family.values.flatMap((value) => Object.keys(value.labels))));
+    const labels = new Set(
+      own.flatMap((family) => family.values.flatMap((value) => Object.keys(value.labels))),
+    );
     for (const label of labels) expect(['sink', 'reason', 'state', 'version', 'le']).toContain(label);
     const names = own.map((family) => family.name);
     expect(names).toEqual(
@@ -84,13 +95,17 @@ describe('ForwarderMetrics', () => {
         'audit_forwarder_data_loss_bytes_total',
       ]),
     );
-    expect(families.some((family) => family.name === 'audit_forwarder_process_resident_memory_bytes')).toBe(true);
+    expect(families.some((family) => family.name === 'audit_forwarder_process_resident_memory_bytes')).toBe(
+      true,
+    );
   });
 
   it('is what the Grafana dashboard queries: every metric it names exists', async () => {
     const metrics = new ForwarderMetrics({ collectProcessMetrics: true });
     const families = new Set((await metrics.registry.getMetricsAsJSON()).map((family) => family.name));
-    const dashboard = JSON.parse(readFileSync(DASHBOARD, 'utf8')) as { panels: { targets?: { expr: string }[] }[] };
+    const dashboard = JSON.parse(readFileSync(DASHBOARD, 'utf8')) as {
+      panels: { targets?: { expr: string }[] }[];
+    };
     const used = new Set(
       dashboard.panels
         .flatMap((panel) => panel.targets ?? [])

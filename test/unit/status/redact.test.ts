@@ -58,14 +58,20 @@ describe('Redactor', () => {
     expect(redactor.text('Bearer eyJhbGciOiJIUzI1NiJ9.payload')).toBe('Bearer [redacted]');
   });
 
-  it('leaves prose, paths and short secrets alone', () => {
+  it('leaves prose, paths, names that contain a credential word, and short secrets alone', () => {
     const text = 'Basic authentication failed for /var/log/abc/audit.log at http://es:9200';
+    const names = 'sink/es-apikey: start-up check failed; my.token: ok; {"es-password": {"a": 1}}';
 
     expect(redactor.text(text)).toBe(text);
+    expect(redactor.text(names)).toBe(names);
   });
 
   it('scrubs every string of a document, keys included, without changing its shape', () => {
-    const document = { sinks: [{ lastError: 'bad password hunter2-secret', delivered: 3 }], ok: true, none: null };
+    const document = {
+      sinks: [{ lastError: 'bad password hunter2-secret', delivered: 3 }],
+      ok: true,
+      none: null,
+    };
 
     expect(redactor.value(document)).toEqual({
       sinks: [{ lastError: 'bad password [redacted]', delivered: 3 }],

@@ -16,7 +16,11 @@ export function chartCases(): ChartCase[] {
     { name: 'ci/elasticsearch-values.yaml', options: { valuesFiles: ['elasticsearch-values.yaml'] } },
     {
       name: `ci/full-values.yaml${withDashboard.isStub ? ' (stub dashboard)' : ''}`,
-      options: { valuesFiles: ['full-values.yaml'], apiVersions: SERVICE_MONITOR_API, chartDir: withDashboard.chartDir },
+      options: {
+        valuesFiles: ['full-values.yaml'],
+        apiVersions: SERVICE_MONITOR_API,
+        chartDir: withDashboard.chartDir,
+      },
     },
     {
       name: 'no Service, no ServiceAccount, image tag, no memory limit, NetworkPolicy',

@@ -9,7 +9,9 @@ interface Attribute {
   readonly baseName: string;
   readonly type: string;
 }
-type ModelClasses = Readonly<Record<string, { readonly attributeTypeMap?: readonly Attribute[] } | undefined>>;
+type ModelClasses = Readonly<
+  Record<string, { readonly attributeTypeMap?: readonly Attribute[] } | undefined>
+>;
 type ModelConstructor = new (data: unknown) => { validate(): void };
 
 export interface KubeValidator {
@@ -23,10 +25,9 @@ export async function loadKubeValidator(modules: string): Promise<KubeValidator>
   )) as ModelClasses;
 
   async function modelFor(object: K8sObject): Promise<ModelConstructor> {
-    const file =
-      object.apiVersion.startsWith('monitoring.coreos.com/')
-        ? join(modules, '@kubernetes-models', 'prometheus-operator', object.apiVersion, `${object.kind}.js`)
-        : join(modules, 'kubernetes-models', object.apiVersion, `${object.kind}.js`);
+    const file = object.apiVersion.startsWith('monitoring.coreos.com/')
+      ? join(modules, '@kubernetes-models', 'prometheus-operator', object.apiVersion, `${object.kind}.js`)
+      : join(modules, 'kubernetes-models', object.apiVersion, `${object.kind}.js`);
     const module = (await import(pathToFileURL(file).href)) as Record<string, ModelConstructor | undefined>;
     const model = module[object.kind];
     if (model === undefined) throw new Error(`no model for ${object.apiVersion} ${object.kind}`);
@@ -53,7 +54,11 @@ function walk(value: unknown, type: string, path: string, problems: string[], cl
   if (value === null || value === undefined) return;
   const arrayOf = /^Array<(.+)>$/.exec(type)?.[1];
   if (arrayOf !== undefined) {
-    if (Array.isArray(value)) value.forEach((item, index) => walk(item, arrayOf, `${path}[${index}]`, problems, classes));
+    if (Array.isArray(value)) {
+      value.forEach((item: unknown, index) => {
+        walk(item, arrayOf, `${path}[${index}]`, problems, classes);
+      });
+    }
     return;
   }
   const mapOf = /^\{ \[key: string\]: (.+); \}$/.exec(type)?.[1];

@@ -67,7 +67,9 @@ export interface PodSpec {
   readonly hostNetwork?: boolean;
   readonly hostUsers?: boolean;
   readonly dnsPolicy?: string;
-  readonly securityContext?: Readonly<Record<string, unknown>> & { readonly seccompProfile?: { readonly type: string } };
+  readonly securityContext?: Readonly<Record<string, unknown>> & {
+    readonly seccompProfile?: { readonly type: string };
+  };
   readonly nodeSelector?: Readonly<Record<string, string>>;
   readonly affinity?: {
     readonly nodeAffinity?: {
@@ -82,13 +84,19 @@ export interface PodSpec {
 }
 
 export interface PodTemplate {
-  readonly metadata: { readonly labels?: Record<string, string>; readonly annotations?: Record<string, string> };
+  readonly metadata: {
+    readonly labels?: Record<string, string>;
+    readonly annotations?: Record<string, string>;
+  };
   readonly spec: PodSpec;
 }
 
 export interface DaemonSetSpec {
   readonly selector: { readonly matchLabels: Readonly<Record<string, string>> };
-  readonly updateStrategy?: { readonly type: string; readonly rollingUpdate?: { readonly maxUnavailable?: number } };
+  readonly updateStrategy?: {
+    readonly type: string;
+    readonly rollingUpdate?: { readonly maxUnavailable?: number };
+  };
   readonly template: PodTemplate;
 }
 
@@ -121,7 +129,8 @@ export function mount(objects: readonly K8sObject[], name: string): VolumeMount 
 /** The forwarder.yaml text of the config ConfigMap. */
 export function configText(objects: readonly K8sObject[]): string {
   const configMap = objects.find(
-    (object) => object.kind === 'ConfigMap' && (object.data as Record<string, string> | undefined)?.['forwarder.yaml'],
+    (object) =>
+      object.kind === 'ConfigMap' && (object.data as Record<string, string> | undefined)?.['forwarder.yaml'],
   );
   if (configMap === undefined) throw new Error('no ConfigMap with forwarder.yaml');
   return (configMap.data as Record<string, string>)['forwarder.yaml'] ?? '';
@@ -134,9 +143,11 @@ export interface RenderedConfig {
   readonly state: { readonly dir: string };
   readonly status: { readonly listen: string };
   readonly delivery?: { readonly shutdownTimeoutMs?: number };
-  readonly sinks: readonly ({ readonly name: string; readonly type: string; readonly path?: string } & Readonly<
-    Record<string, unknown>
-  >)[];
+  readonly sinks: readonly ({
+    readonly name: string;
+    readonly type: string;
+    readonly path?: string;
+  } & Readonly<Record<string, unknown>>)[];
   readonly [key: string]: unknown;
 }
 
@@ -148,7 +159,9 @@ export function renderedConfig(objects: readonly K8sObject[]): RenderedConfig {
 export function createdSecretData(objects: readonly K8sObject[]): Record<string, string> {
   const secret = objects.find((object) => object.kind === 'Secret');
   const data = (secret?.data ?? {}) as Record<string, string>;
-  return Object.fromEntries(Object.entries(data).map(([key, value]) => [key, Buffer.from(value, 'base64').toString()]));
+  return Object.fromEntries(
+    Object.entries(data).map(([key, value]) => [key, Buffer.from(value, 'base64').toString()]),
+  );
 }
 
 /**
@@ -171,6 +184,8 @@ export function simulatedEnv(objects: readonly K8sObject[], nodeName = 'cp-1'): 
 
 /** Names of the ${VAR} references in a config text ("$$" is a literal "$"). */
 export function envReferences(text: string): string[] {
-  const names = [...text.replaceAll('$$', '').matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g)].map((match) => match[1] ?? '');
+  const names = [...text.replaceAll('$$', '').matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g)].map(
+    (match) => match[1] ?? '',
+  );
   return [...new Set(names)].sort();
 }

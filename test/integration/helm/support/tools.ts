@@ -20,7 +20,22 @@ export interface HelmTools {
   readonly yamllint: string | undefined;
 }
 
-export type ToolsLookup = { readonly tools: HelmTools; readonly skipReason?: undefined } | { readonly skipReason: string };
+export interface ToolsLookup {
+  readonly tools: HelmTools | undefined;
+  /** Why the tools are missing; undefined when `tools` is set. */
+  readonly skipReason: string | undefined;
+}
+
+/** " [skipped: <reason>]" for a test title, or "" when the tools are there. */
+export function skipNote(lookup: ToolsLookup): string {
+  return lookup.skipReason === undefined ? '' : ` [skipped: ${lookup.skipReason}]`;
+}
+
+/** The tools inside a test that is skipped without them. */
+export function requireTools(lookup: ToolsLookup): HelmTools {
+  if (lookup.tools === undefined) throw new Error(lookup.skipReason ?? 'chart tools missing');
+  return lookup.tools;
+}
 
 export function toolsDir(): string {
   const fromEnv = process.env.KAF_HELM_TOOLS_DIR;
@@ -64,13 +79,17 @@ export function ensureTools(): ToolsLookup {
     });
     found = find();
     if (found.missing.length > 0) {
-      const output = `${install.stderr}${install.error ? String(install.error) : ''}`.trim().split('\n').slice(-5);
+      const output = `${install.stderr}${install.error ? String(install.error) : ''}`
+        .trim()
+        .split('\n')
+        .slice(-5);
       cached = {
+        tools: undefined,
         skipReason: `chart tools missing (${found.missing.join(', ')}) and \`bash .ci/helm-check.sh install\` failed: ${output.join(' | ')}`,
       };
       return cached;
     }
   }
-  cached = { tools: found.tools };
+  cached = { tools: found.tools, skipReason: undefined };
   return cached;
 }
