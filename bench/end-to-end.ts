@@ -1,10 +1,11 @@
 // End-to-end benchmark: generated audit log → the real forwarder CLI (child process) → a sink.
 // Reports events/s, MB/s, peak RSS (VmHWM of the forwarder process) and the machine it ran on.
 // Usage: node bench/end-to-end.ts [--events N] [--sink file|elasticsearch] [--large-ratio R]
-import { spawn } from 'node:child_process';
-import { open, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
 import { AuditEventGenerator } from '../src/simulator/generator.ts';
@@ -12,6 +13,7 @@ import { AuditEventGenerator } from '../src/simulator/generator.ts';
 export interface EndToEndResult {
   readonly name: string;
   readonly events: number;
+  readonly stored: number;
   readonly bytes: number;
   readonly seconds: number;
   readonly eventsPerSecond: number;
@@ -25,9 +27,8 @@ export interface SinkUnderTest {
   readonly name: string;
   /** The sink's config entry. */
   readonly config: Record<string, unknown>;
-  /** Events the sink has stored so far. */
-  delivered(): Promise<number>;
-  close(): Promise<void>;
+  /** Stops the sink's side and returns how many events it stored, to check against what was sent. */
+  close(): Promise<number>;
 }
 
 const MAIN = new URL('../src/main.ts', import.meta.url).pathname;
@@ -57,7 +58,33 @@ export async function generateAuditLog(path: string, events: number, largeEventR
 async function peakRssMB(pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
   const match = /VmHWM:\s+(\d+) kB/.exec(status);
-  return match ? Math.round(Number(match[1]) / 1024) : Number.NaN;
+  return match ? Math.round(Number(match[1]) / 1024) : 0;
+}
+
+/** Resolves with the first JSON line on the child's stdout that has `key`. */
+function jsonLineWith(child: ChildProcess, key: string): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    if (!child.stdout) {
+      reject(new Error('no stdout'));
+      return;
+    }
+    const lines = createInterface({ input: child.stdout });
+    lines.on('line', (line) => {
+      try {
+        const value = JSON.parse(line) as Record<string, unknown>;
+        if (key in value) resolve(value);
+      } catch {
+        // Not JSON: ignore.
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`process exited (${code}) before printing ${key}`)));
+  });
+}
+
+async function deliveredCount(statusUrl: string): Promise<number> {
+  const response = await fetch(statusUrl);
+  const status = (await response.json()) as { sinks: { delivered: number }[] };
+  return status.sinks.reduce((sum, sink) => sum + sink.delivered, 0);
 }
 
 export async function runEndToEnd(options: {
@@ -77,7 +104,7 @@ export async function runEndToEnd(options: {
       stringify({
         cluster: 'bench',
         node: 'bench-node',
-        logLevel: 'warn',
+        logLevel: 'info',
         source: { path: logPath },
         state: { dir: join(dir, 'state') },
         sinks: [sink.config],
@@ -85,28 +112,32 @@ export async function runEndToEnd(options: {
     );
     const started = performance.now();
     const child = spawn(process.execPath, [MAIN, 'run', '--config', configPath, '--status-listen', '127.0.0.1:0'], {
-      stdio: ['ignore', 'ignore', 'inherit'],
+      stdio: ['ignore', 'pipe', 'inherit'],
     });
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     let peak = 0;
     let seconds = 0;
+    let stored = 0;
     try {
+      const startedLine = await jsonLineWith(child, 'status');
+      const statusUrl = String(startedLine.status);
       for (;;) {
         if (child.exitCode !== null) throw new Error(`forwarder exited with ${child.exitCode}`);
         if (child.pid !== undefined) peak = Math.max(peak, await peakRssMB(child.pid).catch(() => 0));
-        if ((await sink.delivered()) >= options.events) break;
-        await new Promise((resolve) => setTimeout(resolve, 50));
+        if ((await deliveredCount(statusUrl)) >= options.events) break;
+        await new Promise((resolve) => setTimeout(resolve, 100));
       }
     } finally {
       seconds = (performance.now() - started) / 1000;
       if (child.pid !== undefined) peak = Math.max(peak, await peakRssMB(child.pid).catch(() => 0));
       child.kill('SIGTERM');
       await exited;
-      await sink.close();
+      stored = await sink.close();
     }
     return {
-      name: sinkName(sink),
+      name: `file → forwarder → ${sink.name}`,
       events: options.events,
+      stored,
       bytes,
       seconds: round(seconds),
       eventsPerSecond: Math.round(options.events / seconds),
@@ -120,42 +151,50 @@ export async function runEndToEnd(options: {
   }
 }
 
-function sinkName(sink: SinkUnderTest): string {
-  return `file → forwarder → ${sink.name}`;
-}
-
 function round(value: number): number {
   return Math.round(value * 100) / 100;
 }
 
-/** The file sink: counts newlines in its output as the delivered count. */
+/** The file sink; stored = lines in its output. */
 export function fileSink(dir: string): Promise<SinkUnderTest> {
   const path = join(dir, 'out', 'events.jsonl');
-  let counted = 0;
-  let position = 0;
   return Promise.resolve({
     name: 'file sink',
     config: { name: 'bench-file', type: 'file', path },
-    async delivered() {
-      const handle = await open(path, 'r').catch(() => undefined);
-      if (!handle) return 0;
+    async close() {
+      const handle = await open(path, 'r');
+      let lines = 0;
       try {
         const buffer = Buffer.allocUnsafe(4 * 1024 * 1024);
-        for (;;) {
+        for (let position = 0; ; ) {
           const { bytesRead } = await handle.read(buffer, 0, buffer.length, position);
           if (bytesRead === 0) break;
           position += bytesRead;
-          for (let index = buffer.indexOf(10, 0); index !== -1 && index < bytesRead; index = buffer.indexOf(10, index + 1)) {
-            counted++;
-          }
+          for (let at = buffer.indexOf(10); at !== -1 && at < bytesRead; at = buffer.indexOf(10, at + 1)) lines++;
         }
       } finally {
         await handle.close();
       }
-      return counted;
+      return lines;
     },
-    close: () => Promise.resolve(),
   });
+}
+
+/** The test suite's fake Elasticsearch, in a process of its own; stored = documents it kept. */
+export async function elasticsearchSink(): Promise<SinkUnderTest> {
+  const child = spawn(process.execPath, [new URL('./es-fake-process.ts', import.meta.url).pathname], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const { url } = await jsonLineWith(child, 'url');
+  return {
+    name: 'fake Elasticsearch (separate process)',
+    config: { name: 'bench-es', type: 'elasticsearch', url: String(url) },
+    async close() {
+      const counted = jsonLineWith(child, 'documents');
+      child.kill('SIGTERM');
+      return Number((await counted).documents);
+    },
+  };
 }
 
 if (import.meta.main) {
@@ -169,7 +208,7 @@ if (import.meta.main) {
   const result = await runEndToEnd({
     events: Number(values.events),
     largeEventRatio: Number(values['large-ratio']),
-    sink: fileSink,
+    sink: values.sink === 'elasticsearch' ? elasticsearchSink : fileSink,
   });
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }

@@ -28,7 +28,8 @@ export const CHECKPOINT_USAGE = `Usage:
   k8s-audit-forwarder checkpoint clear-data-loss --state-dir DIR --yes
 
 Offline tools for the checkpoint in DIR (the config's state.dir). Stop the forwarder first: it keeps
-the checkpoint in memory and would overwrite a change at its next save.
+the checkpoint in memory and would overwrite a change at its next save. (A forwarder waiting on a
+corrupt checkpoint holds nothing: repair it in place, it picks the new one up within 30 s.)
 
 show             the files, each sink's acknowledged offset (bytes), states and data-loss records
 reset            moves offsets: "beginning" sends the file again (duplicates), "end" skips what is
@@ -54,6 +55,7 @@ Options:
 Exit codes: 0 done, 1 refused or failed (nothing changed), 2 wrong usage.
 `;
 
+/** Test seams: the HTTP client for the daemon probe, the clock, the process table. */
 export interface CheckpointCommandDeps {
   readonly fetch?: typeof fetch;
   readonly now?: () => Date;
@@ -94,6 +96,7 @@ interface Context {
   readonly now: Date;
 }
 
+/** Runs `checkpoint <show|reset|clear-data-loss>` (arguments after "checkpoint"); resolves with the exit code. */
 export async function runCheckpointCommand(
   argv: readonly string[],
   io: CliIo,
@@ -217,6 +220,7 @@ async function reset(context: Context): Promise<number> {
     io.stderr.write(`reset: ${selected.error}\n`);
     return EXIT_PROBLEM;
   }
+  // The plan is pure; what the files look like now is gathered first, so offsets can be checked.
   const facts = new Map<string, FileOnDisk>();
   for (const entry of selected.entries) {
     facts.set(entry.key, await inspectEntryFile(entry, typeof to === 'number' ? to : undefined));
@@ -233,8 +237,10 @@ async function reset(context: Context): Promise<number> {
   io.stdout.write(`Reset of ${read.path}:\n`);
   for (const line of renderChanges(plan.changes, paint)) io.stdout.write(`${line}\n`);
   for (const note of plan.notes) io.stdout.write(`  note: ${note}\n`);
+  // The plan is printed before any check so that an operator sees what --yes would do.
   if (plan.changes.length === 0) return EXIT_OK;
   if (!(await confirm(context))) return EXIT_PROBLEM;
+  // The previous file is kept next to it: a wrong reset can be undone by renaming it back.
   const { backup } = await replaceCheckpoint(stateDir, plan.document, 'reset', now);
   io.stdout.write(`Done. The previous checkpoint is kept as ${backup}.\nStart the forwarder to apply it.\n`);
   return EXIT_OK;
@@ -247,6 +253,9 @@ async function resetCorrupt(
   to: 'beginning' | 'end',
 ): Promise<number> {
   const { io, values, stateDir, paint, now } = context;
+  // An unreadable checkpoint names no files and no sinks. "beginning" needs neither: an empty but valid
+  // checkpoint makes the daemon treat every file as new and read it from 0 (not a first run, so
+  // source.startAt does not apply). "end" needs entries for the files as they are now, for every sink.
   if (to === 'end' && (values.source === undefined || values.sink.length === 0)) {
     io.stderr.write(
       `The checkpoint ${path} is corrupt (${reason}), so it no longer says which files exist or which sinks there are.\n` +
@@ -324,6 +333,7 @@ async function clearDataLoss(context: Context): Promise<number> {
 
 /** --yes given and no daemon using the state directory (or --force): the change may be written. */
 async function confirm({ io, deps, values, stateDir, paint }: Context): Promise<boolean> {
+  // Asked only once there is something to write, and before --yes, so a dry run also warns.
   const sightings = await findDaemons(stateDir, {
     statusUrl: values.url,
     ...(deps.fetch !== undefined && { fetch: deps.fetch }),

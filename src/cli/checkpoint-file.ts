@@ -7,18 +7,22 @@ import { CHECKPOINT_FILE, parseCheckpoint, writeFileAtomically } from '../checkp
 import { backupMatcher } from '../source/backups.ts';
 import { fingerprintOf, newFileKey, readGzipTrailerSize, readHead } from '../source/identity.ts';
 
+/** checkpoint.json as the store parses it (the format is owned by checkpoint/store.ts). */
 export type CheckpointDocument = Extract<ReturnType<typeof parseCheckpoint>, { ok: true }>['document'];
 export type CheckpointEntry = CheckpointDocument['files'][number];
 
+/** What is in the state directory: no checkpoint yet, an unreadable one, or a valid one. */
 export type CheckpointRead =
   | { readonly kind: 'missing'; readonly path: string }
   | { readonly kind: 'corrupt'; readonly path: string; readonly reason: string }
   | { readonly kind: 'ok'; readonly path: string; readonly document: CheckpointDocument };
 
+/** Where the daemon keeps its checkpoint inside the state directory. */
 export function checkpointPath(stateDir: string): string {
   return join(stateDir, CHECKPOINT_FILE);
 }
 
+/** Reads and validates checkpoint.json with the store's own parser. */
 export async function readCheckpoint(stateDir: string): Promise<CheckpointRead> {
   const path = checkpointPath(stateDir);
   let text: string;
@@ -76,6 +80,7 @@ export async function keepCorruptCopy(stateDir: string, now: Date): Promise<stri
   return aside;
 }
 
+/** Writes a new checkpoint (atomically) holding `files` and no data-loss records. */
 export async function writeFreshCheckpoint(
   stateDir: string,
   files: readonly CheckpointEntry[],
@@ -104,6 +109,7 @@ export interface FileOnDisk {
   readonly boundary?: { readonly isLineStart: boolean; readonly nextLineStart?: number };
 }
 
+/** Looks at an entry's recorded path: same file?, size, last line end, and whether `offset` starts a line. */
 export async function inspectEntryFile(entry: CheckpointEntry, offset?: number): Promise<FileOnDisk> {
   let handle;
   try {

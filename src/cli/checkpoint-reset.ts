@@ -3,8 +3,10 @@
 // refusal and every figure is unit-tested without touching a disk.
 import type { CheckpointDocument, CheckpointEntry, FileOnDisk } from './checkpoint-file.ts';
 
+/** --to: the file's start, the end of its last complete line, or a byte offset. */
 export type ResetTarget = 'beginning' | 'end' | number;
 
+/** What the operator asked `checkpoint reset` for. */
 export interface ResetRequest {
   /** A checkpoint key, or a file path as recorded; undefined with `all`. */
   readonly file?: string;
@@ -14,6 +16,7 @@ export interface ResetRequest {
   readonly sinks: readonly string[];
 }
 
+/** One sink's offset in one file, before and after. */
 export interface OffsetChange {
   readonly key: string;
   readonly path: string;
@@ -22,6 +25,7 @@ export interface OffsetChange {
   readonly to: number;
 }
 
+/** The new document and what changes, or why the reset is refused. */
 export type ResetPlan =
   | {
       readonly ok: true;

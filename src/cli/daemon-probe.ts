@@ -10,6 +10,7 @@ import { statusUrl } from './status-command.ts';
 /** The schema's default state.dir, for a config that does not set it. */
 const DEFAULT_STATE_DIR = '/var/lib/k8s-audit-forwarder';
 
+/** A forwarder seen running, and how sure we are that it uses this state directory. */
 export interface DaemonSighting {
   /** True when it certainly uses this state directory; false when it may (its config could not be read). */
   readonly usesStateDir: boolean;
@@ -21,6 +22,7 @@ export interface DaemonSighting {
   readonly description: string;
 }
 
+/** Where to look for a running forwarder. */
 export interface ProbeOptions {
   readonly statusUrl: string;
   readonly fetch?: typeof fetch;
@@ -31,6 +33,7 @@ export interface ProbeOptions {
   readonly timeoutMs?: number;
 }
 
+/** Forwarders that may be using `stateDir`: the one answering at the status URL, else running processes. */
 export async function findDaemons(stateDir: string, options: ProbeOptions): Promise<DaemonSighting[]> {
   // A daemon that answers is asked directly; the process scan is for one that does not (other address).
   const byStatus = await probeStatus(stateDir, options);

@@ -1,11 +1,13 @@
 // What a CLI command may touch: its output streams and the environment, handed in by main.ts (the
 // only module that touches process.*), so that commands run in-process in tests.
 
+/** The part of a stream the commands use (process.stdout in production). */
 export interface OutputStream {
   write(text: string): unknown;
   readonly isTTY?: boolean;
 }
 
+/** A command's view of the outside world. */
 export interface CliIo {
   readonly stdout: OutputStream;
   readonly stderr: OutputStream;
@@ -29,6 +31,7 @@ export function useColor(stream: OutputStream, env: CliIo['env']): boolean {
   return stream.isTTY === true && env.TERM !== 'dumb';
 }
 
+/** The few styles the CLI uses. */
 export type Tone = 'red' | 'yellow' | 'green' | 'bold' | 'dim';
 
 const SGR: Readonly<Record<Tone, string>> = { red: '31', yellow: '33', green: '32', bold: '1', dim: '2' };
@@ -36,6 +39,7 @@ const SGR: Readonly<Record<Tone, string>> = { red: '31', yellow: '33', green: '3
 /** Paints text with ANSI SGR codes when colour is on; identity otherwise. */
 export type Paint = (tone: Tone, text: string) => string;
 
+/** A Paint that colours, or one that returns the text unchanged. */
 export function painter(color: boolean): Paint {
   return color ? (tone, text) => `\u001b[${SGR[tone]}m${text}\u001b[0m` : (_tone, text) => text;
 }

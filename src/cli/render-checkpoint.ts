@@ -5,6 +5,7 @@ import type { OffsetChange } from './checkpoint-reset.ts';
 import { formatAgo, formatBytes, formatCount, renderTable } from './format.ts';
 import type { Paint } from './io.ts';
 
+/** Where the checkpoint is, how to paint, and the time ages are measured from. */
 export interface CheckpointRenderOptions {
   readonly path: string;
   readonly paint: Paint;
@@ -13,6 +14,7 @@ export interface CheckpointRenderOptions {
   readonly setAside?: readonly string[];
 }
 
+/** The `checkpoint show` text: one block per file with each sink's offset, then data-loss records. */
 export function renderCheckpoint(document: CheckpointDocument, options: CheckpointRenderOptions): string {
   const { paint, nowMs } = options;
   const out: string[] = [

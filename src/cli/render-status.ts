@@ -4,6 +4,7 @@ import type { DataLossView, FileStatusView, SinkStatusView, StatusSnapshot } fro
 import { formatAgo, formatBytes, formatCount, formatDuration, renderTable, type Row } from './format.ts';
 import { EXIT_OK, EXIT_PROBLEM, type Paint } from './io.ts';
 
+/** The verdict of `status` on a /status document. */
 export interface StatusAssessment {
   /** 0: healthy (retries in progress are not a problem); 1: an operator must look. */
   readonly exitCode: typeof EXIT_OK | typeof EXIT_PROBLEM;
@@ -33,10 +34,14 @@ export function assessStatus(snapshot: StatusSnapshot): StatusAssessment {
   }
   if (snapshot.checkpoint.error !== undefined) {
     problems.push(`the checkpoint cannot be used: ${snapshot.checkpoint.error}`);
+  } else if (snapshot.readinessChecks.some((check) => check.name === 'checkpoint' && !check.ok)) {
+    // Data-loss records live in the checkpoint: right after start they are not known yet.
+    warnings.push('the checkpoint is still being opened (data-loss records not known yet)');
   }
   return { exitCode: problems.length > 0 ? EXIT_PROBLEM : EXIT_OK, problems, warnings };
 }
 
+/** How to paint, and the time ages are measured from. */
 export interface RenderOptions {
   readonly paint: Paint;
   readonly nowMs: number;

@@ -7,6 +7,7 @@ import type { StatusSnapshot } from '../status/snapshot.ts';
 import { EXIT_UNAVAILABLE, painter, useColor, type CliIo } from './io.ts';
 import { assessStatus, renderStatus } from './render-status.ts';
 
+/** status.listen's default, as a URL. */
 export const DEFAULT_STATUS_URL = 'http://127.0.0.1:9880';
 const DEFAULT_TIMEOUT_MS = 5000;
 
@@ -24,11 +25,13 @@ Exit codes: 0 healthy (retries in progress included), 1 a sink is failing, data 
 checkpoint is unusable, 2 the daemon could not be reached (or wrong usage).
 `;
 
+/** Test seams: the HTTP client and the clock. */
 export interface StatusCommandDeps {
   readonly fetch?: typeof fetch;
   readonly now?: () => number;
 }
 
+/** Runs `status` with its arguments (after the command name); resolves with the exit code. */
 export async function runStatusCommand(
   argv: readonly string[],
   io: CliIo,
@@ -88,6 +91,7 @@ export async function runStatusCommand(
 }
 
 /** Accepts "http://host:port", ".../" or ".../status". */
+/** The /status URL for a --url value. */
 export function statusUrl(base: string): URL {
   const url = new URL(base);
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new TypeError('not an http(s) URL');

@@ -162,7 +162,7 @@ export class LaneCursor implements LineSource {
     try {
       ({ bytesRead } = await handle.read(buffer, 0, buffer.length, state.offset));
     } catch (error) {
-      if (file.handle !== handle) return 'progress';
+      if (this.#closed || file.handle !== handle) return 'progress';
       this.#host.onUnreadable(file, state.offset, error);
       return 'progress';
     }
@@ -200,6 +200,7 @@ export class LaneCursor implements LineSource {
       piece = await gzip.read();
     } catch (error) {
       gzip.close();
+      if (this.#closed || state.gzip !== gzip) return 'progress';
       state.gzip = undefined;
       if (file.handle === handle && file.state !== 'lost') this.#host.onUnreadable(file, state.offset, error);
       return 'progress';

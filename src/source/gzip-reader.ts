@@ -1,9 +1,12 @@
 // Reads a gzip backup's uncompressed content from a given offset: gzip cannot seek, so it
 // decompresses from the start and drops everything before the offset (the checkpoint holds
 // uncompressed offsets, identical to those of the plain file the backup was made from).
+// Input is fed by positional reads on the shared descriptor (no fs stream owns it), one block at
+// a time, so memory stays bounded by one block's decompressed size.
 import type { FileHandle } from 'node:fs/promises';
 import { createGunzip, type Gunzip } from 'node:zlib';
-import type { Readable } from 'node:stream';
+
+const INPUT_BLOCK_BYTES = 64 * 1024;
 
 export interface GzipPiece {
   /** Uncompressed offset of data[0]. */
@@ -12,39 +15,65 @@ export interface GzipPiece {
 }
 
 export class GzipReader {
-  readonly #input: Readable;
+  readonly #handle: FileHandle;
   readonly #gunzip: Gunzip;
-  readonly #iterator: AsyncIterator<Buffer>;
   readonly #skipTo: number;
+  readonly #output: Buffer[] = [];
+  #outputHead = 0;
   /** Uncompressed bytes produced so far. */
   #position = 0;
+  /** Compressed bytes fed so far. */
+  #inputOffset = 0;
+  #inputDone = false;
+  #ended = false;
+  #error: Error | undefined;
+  #closed = false;
+  #wake: (() => void) | undefined;
 
-  /** `handle` is shared: reads are positional (start: 0), so several readers can use it at once. */
+  /** `handle` is shared: reads are positional, so several readers can use it at once. */
   constructor(handle: FileHandle, skipTo: number, chunkBytes: number) {
+    this.#handle = handle;
     this.#skipTo = skipTo;
-    this.#input = handle.createReadStream({
-      start: 0,
-      autoClose: false,
-      emitClose: false,
-      highWaterMark: 256 * 1024,
-    });
     this.#gunzip = createGunzip({ chunkSize: Math.min(Math.max(chunkBytes, 16 * 1024), 1024 * 1024) });
-    this.#input.on('error', (error) => this.#gunzip.destroy(error));
-    this.#input.pipe(this.#gunzip);
-    this.#iterator = this.#gunzip[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+    this.#gunzip.on('data', (data: Buffer) => {
+      this.#output.push(data);
+      this.#notify();
+    });
+    this.#gunzip.on('end', () => {
+      this.#ended = true;
+      this.#notify();
+    });
+    this.#gunzip.on('error', (error) => {
+      this.#error = error;
+      this.#notify();
+    });
   }
 
   /** The next piece at or after the skip offset; undefined at the end of the content. Rejects on corrupt data. */
   async read(): Promise<GzipPiece | undefined> {
     for (;;) {
-      const result = await this.#iterator.next();
-      if (result.done === true) return undefined;
-      const chunk = result.value;
-      const start = this.#position;
-      this.#position += chunk.length;
-      if (this.#position <= this.#skipTo) continue;
-      const from = Math.max(0, this.#skipTo - start);
-      return { offset: start + from, data: from === 0 ? chunk : chunk.subarray(from) };
+      if (this.#outputHead < this.#output.length) {
+        const chunk = this.#output[this.#outputHead] ?? Buffer.alloc(0);
+        this.#output[this.#outputHead] = Buffer.alloc(0);
+        this.#outputHead++;
+        if (this.#outputHead === this.#output.length) {
+          this.#output.length = 0;
+          this.#outputHead = 0;
+        }
+        const start = this.#position;
+        this.#position += chunk.length;
+        if (this.#position <= this.#skipTo) continue;
+        const from = Math.max(0, this.#skipTo - start);
+        return { offset: start + from, data: from === 0 ? chunk : chunk.subarray(from) };
+      }
+      if (this.#closed) throw new Error('The gzip reader was closed');
+      if (this.#error) throw this.#error;
+      if (this.#ended) return undefined;
+      if (this.#inputDone) {
+        await this.#nextEvent();
+        continue;
+      }
+      await this.#feed();
     }
   }
 
@@ -54,8 +83,38 @@ export class GzipReader {
   }
 
   close(): void {
-    this.#input.unpipe(this.#gunzip);
-    this.#input.destroy();
+    this.#closed = true;
     this.#gunzip.destroy();
+    this.#notify();
+  }
+
+  async #feed(): Promise<void> {
+    const block = Buffer.allocUnsafe(INPUT_BLOCK_BYTES);
+    const { bytesRead } = await this.#handle.read(block, 0, block.length, this.#inputOffset);
+    if (bytesRead === 0) {
+      this.#inputDone = true;
+      // A .gz cut short (still being written, or damaged) ends without its trailer: 'error'.
+      this.#gunzip.end();
+      return;
+    }
+    this.#inputOffset += bytesRead;
+    const processed = new Promise<void>((resolve) => {
+      this.#gunzip.write(block.subarray(0, bytesRead), () => {
+        resolve();
+      });
+    });
+    await Promise.race([processed, this.#nextEvent()]);
+  }
+
+  #nextEvent(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.#wake = resolve;
+    });
+  }
+
+  #notify(): void {
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.();
   }
 }

@@ -49,6 +49,11 @@ export interface AuditLogTailerOptions {
    * written) before its unread bytes are recorded as lost (default 5000).
    */
   readonly missingFileGraceMs?: number | undefined;
+  /**
+   * How long a finished file stays known after it was last seen (default 10 min), so that a copy
+   * of it that shows up late (a .gz written after the plain file left the listing) is not read again.
+   */
+  readonly finishedRetentionMs?: number | undefined;
 }
 
 export type AnomalyKind = 'nul-bytes' | 'offset-beyond-size' | 'active-unlinked' | 'truncated' | 'unreadable';
@@ -140,17 +145,14 @@ interface OpenedCandidate {
 
 const DEFAULT_ROTATED_SETTLE_MS = 1000;
 const DEFAULT_MISSING_FILE_GRACE_MS = 5000;
-/**
- * A finished file stays known this long after it was last seen, so that a copy of it that shows up
- * late (the mill's .gz, written after the plain backup is gone from the listing) is not read again.
- */
-const FINISHED_RETENTION_MS = 10 * 60_000;
+const DEFAULT_FINISHED_RETENTION_MS = 10 * 60_000;
 const MAX_LOST_SHOWN = 50;
 
 export class AuditLogTailer implements CursorHost {
   readonly readChunkBytes: number;
   readonly maxLineBytes: number;
   readonly rotatedSettleMs: number;
+  readonly #finishedRetentionMs: number;
   readonly #options: AuditLogTailerOptions;
   readonly #store: CheckpointStore;
   readonly #log: Logger;
@@ -188,6 +190,7 @@ export class AuditLogTailer implements CursorHost {
     this.readChunkBytes = options.readChunkBytes;
     this.maxLineBytes = options.maxLineBytes;
     this.rotatedSettleMs = options.rotatedSettleMs ?? DEFAULT_ROTATED_SETTLE_MS;
+    this.#finishedRetentionMs = options.finishedRetentionMs ?? DEFAULT_FINISHED_RETENTION_MS;
     this.#dir = dirname(options.path);
     this.#isBackup = backupMatcher(options.path, options.backupGlob);
     this.#watcher = new DirectoryWatcher({
@@ -386,13 +389,15 @@ export class AuditLogTailer implements CursorHost {
       const entry = matchOf.get(item);
       if (entry) await this.#adoptFromCheckpoint(entry, item, scanId, seqOf.get(item));
     }
-    for (const item of opened) {
+    // Plain files before their .gz (the mill writes the .gz before deleting the plain file).
+    const unmatched = opened.filter((item) => !matchOf.has(item));
+    unmatched.sort((a, b) => Number(a.head.compressed) - Number(b.head.compressed));
+    for (const item of unmatched) {
       const { candidate, handle, head } = item;
-      if (matchOf.has(item)) continue;
-      const aliasEntry = aliasOf.get(item);
-      if (aliasEntry) {
+      const aliasKey = aliasOf.get(item)?.key ?? this.#findByContent(head.bytes)?.key;
+      if (aliasKey !== undefined) {
         this.#aliases.set(devInoOf(candidate), {
-          key: aliasEntry.key,
+          key: aliasKey,
           path: candidate.path,
           compressed: head.compressed,
           lastSeenScan: scanId,
@@ -575,11 +580,18 @@ export class AuditLogTailer implements CursorHost {
         alias.path = candidate.path;
         const owner = this.#files.get(alias.key);
         owner?.markSeen(scanId);
+        // A finished file now only present as its copy (the .gz): show where it is.
+        if (owner?.state === 'finished' && owner.path !== candidate.path) {
+          owner.setPath(candidate.path);
+          this.#persist(owner);
+        }
         continue;
       }
       unknown.push(candidate);
     }
-    for (const candidate of unknown) {
+    if (unknown.length > 0) await this.#widenYoungHeads();
+    // Oldest first: the order they are adopted in is the order they are read in.
+    for (const candidate of sortBackups(unknown)) {
       if (await this.#inspectUnknownBackup(candidate, scanId)) changed = true;
     }
     if (listing.active) byDevIno.set(devInoOf(listing.active), listing.active);
@@ -667,6 +679,7 @@ export class AuditLogTailer implements CursorHost {
       case 'created':
         if (candidate === undefined) return false;
         this.#missingLogged = false;
+        await this.#adoptBackupsMissedByListing(scanId);
         return this.#trackNewActive(candidate, scanId);
       case 'same':
       case 'grown': {
@@ -702,6 +715,7 @@ export class AuditLogTailer implements CursorHost {
         if (stats) active.size = stats.size;
         if (stats?.nlink === 0) active.setPath(`${active.path} (deleted)`);
         this.#markRotated(active, stats?.nlink === 0 ? 'recreate' : 'rename');
+        await this.#adoptBackupsMissedByListing(scanId);
         await this.#trackNewActive(candidate, scanId);
         return true;
       }
@@ -710,6 +724,18 @@ export class AuditLogTailer implements CursorHost {
         await this.#handleTruncation(active, candidate, listed, scanId);
         return true;
     }
+  }
+
+  /**
+   * A new active file: a file rotated between our readdir and our stat (two rotations between
+   * scans) is older than it and must be adopted first, to be read before it.
+   */
+  async #adoptBackupsMissedByListing(scanId: number): Promise<void> {
+    const fresh = await this.#list();
+    const unknown = fresh.backups.filter(
+      (backup) => !this.#byDevIno.has(devInoOf(backup)) && !this.#aliases.has(devInoOf(backup)),
+    );
+    for (const backup of sortBackups(unknown)) await this.#inspectUnknownBackup(backup, scanId);
   }
 
   async #trackNewActive(candidate: Candidate, scanId: number): Promise<boolean> {
@@ -831,11 +857,33 @@ export class AuditLogTailer implements CursorHost {
     const graceMs = this.#options.missingFileGraceMs ?? DEFAULT_MISSING_FILE_GRACE_MS;
     for (const [key, { entry, sinceMs }] of this.#pendingStored) {
       const waitedMs = now - sinceMs;
-      if (entry.state === 'finished' ? waitedMs < FINISHED_RETENTION_MS : waitedMs < graceMs) continue;
+      if (entry.state === 'finished' ? waitedMs < this.#finishedRetentionMs : waitedMs < graceMs) continue;
       this.#pendingStored.delete(key);
       if (entry.state !== 'finished') this.#recordLossOfStored(entry);
       this.#store.removeFile(key);
       this.#scheduleSave();
+    }
+  }
+
+  /**
+   * A file rotated while still young has a short head: widen it from its descriptor before
+   * comparing other files with it, or its .gz (a longer head) would not be recognised.
+   */
+  async #widenYoungHeads(): Promise<void> {
+    for (const file of this.#files.values()) {
+      if (file.head.length >= FINGERPRINT_MAX_BYTES || file.compressed || file.handle === undefined) continue;
+      if (file.state === 'active') continue; // done by the active-path check, which also detects truncation
+      let head: Buffer;
+      try {
+        head = await readPlainHead(file.handle);
+      } catch {
+        continue;
+      }
+      if (head.length > file.head.length && startsWith(head, file.head)) {
+        file.head = Buffer.from(head);
+        file.fingerprint = sha256Hex(file.head);
+        this.#persist(file);
+      }
     }
   }
 
@@ -883,7 +931,7 @@ export class AuditLogTailer implements CursorHost {
       if (
         file.state === 'finished' &&
         file.lastSeenScan !== scanId &&
-        Date.now() - file.lastSeenAtMs > FINISHED_RETENTION_MS
+        Date.now() - file.lastSeenAtMs > this.#finishedRetentionMs
       ) {
         this.#files.delete(file.key);
         if (this.#byDevIno.get(file.devIno) === file) this.#byDevIno.delete(file.devIno);

@@ -13,6 +13,7 @@ import type {
   StatusSnapshot,
 } from './snapshot.ts';
 
+/** What the forwarder knows of one sink: its start-up check and, once running, its lane. */
 export interface SinkRuntimeView {
   readonly name: string;
   readonly type: string;
@@ -26,6 +27,7 @@ export interface SinkRuntimeView {
   readonly lane?: LaneStatus | undefined;
 }
 
+/** Everything /status is made of, read from the forwarder's components at one moment. */
 export interface SnapshotInputs {
   readonly now: Date;
   readonly version: string;
@@ -54,6 +56,7 @@ export interface SnapshotInputs {
   };
 }
 
+/** The /status document for the given state at `inputs.now`. */
 export function buildSnapshot(inputs: SnapshotInputs): StatusSnapshot {
   const nowMs = inputs.now.getTime();
   const sinkNames = inputs.sinks.map((sink) => sink.name);

@@ -106,6 +106,7 @@ export interface ReadinessCheck {
   readonly reason?: string;
 }
 
+/** GET /status. */
 export interface StatusSnapshot {
   readonly version: string;
   readonly startedAt: string;

@@ -60,7 +60,7 @@ export function toDocument(event: OutEvent, target: EsTarget): Record<string, un
   const ips = (audit.sourceIPs ?? []).filter((ip) => typeof ip === 'string' && isIP(ip) !== 0);
   const objectRef = audit.objectRef ?? {};
 
-  return compact({
+  const document = compact({
     '@timestamp': event.timestamp,
     message: summary(event),
     ecs: { version: ECS_VERSION },
@@ -98,11 +98,14 @@ export function toDocument(event: OutEvent, target: EsTarget): Record<string, un
     },
     host: { name: event.node },
     log: { file: { path: event.origin.path }, offset: event.origin.offset },
-    kubernetes: { audit: auditFields(event) },
     k8s_audit_forwarder: event.shrunk
       ? { shrunk: { removed: event.shrunk.removed, original_bytes: event.shrunk.originalBytes } }
       : undefined,
   });
+  // Added after compact(): the audit subtree is large, and walking it twice per event costs more than the
+  // rest of the encoding together; JSON.stringify drops its undefined values anyway.
+  document.kubernetes = { audit: auditFields(event) };
+  return document;
 }
 
 /**
@@ -128,17 +131,47 @@ function auditFields(event: OutEvent): Record<string, unknown> {
  * becomes authorization_k8s_io/decision) and empty or blank keys by "_", which Elasticsearch refuses.
  */
 export function sanitize(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(sanitize);
   if (value === null || typeof value !== 'object') return value;
-  const out: Record<string, unknown> = {};
-  for (const [key, item] of Object.entries(value)) {
-    let name = key.replaceAll('.', '_');
-    if (name.trim() === '') name = '_';
-    // Two keys can meet after dedotting ("a.b" and "a_b"); keep both.
-    while (Object.hasOwn(out, name)) name = `${name}_`;
-    out[name] = sanitize(item);
+  // Copy-on-write: most subtrees have no dotted or blank keys and are returned as they are, which keeps
+  // this per-event walk from allocating a second copy of every event.
+  if (Array.isArray(value)) {
+    let copy: unknown[] | undefined;
+    for (let index = 0; index < value.length; index++) {
+      const item: unknown = value[index];
+      const clean = sanitize(item);
+      if (clean !== item) {
+        copy ??= value.slice();
+        copy[index] = clean;
+      }
+    }
+    return copy ?? value;
   }
-  return out;
+  const record = value as Record<string, unknown>;
+  let out: Record<string, unknown> | undefined;
+  let position = 0;
+  for (const key in record) {
+    const item = record[key];
+    const clean = sanitize(item);
+    const renamed = key.includes('.') || key.trim() === '';
+    if (out === undefined && (renamed || clean !== item)) {
+      // Rebuild from here on, keeping the keys before this one in their order.
+      out = {};
+      let seen = 0;
+      for (const earlier in record) {
+        if (seen++ === position) break;
+        out[earlier] = record[earlier];
+      }
+    }
+    if (out !== undefined) {
+      let name = renamed ? key.replaceAll('.', '_') : key;
+      if (name.trim() === '') name = '_';
+      // Two keys can meet after dedotting ("a.b" and "a_b"); keep both.
+      while (Object.hasOwn(out, name)) name = `${name}_`;
+      out[name] = clean;
+    }
+    position++;
+  }
+  return out ?? record;
 }
 
 function summary(event: OutEvent): string {
@@ -229,11 +262,15 @@ function formatDate(format: string, date: Date): string {
 /** Drops undefined values and objects left empty, so documents carry only what the event has. */
 function compact(value: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const [key, item] of Object.entries(value)) {
+  for (const key in value) {
+    const item = value[key];
     if (item === undefined) continue;
     if (item !== null && typeof item === 'object' && !Array.isArray(item)) {
       const inner = compact(item as Record<string, unknown>);
-      if (Object.keys(inner).length > 0) out[key] = inner;
+      for (const _key in inner) {
+        out[key] = inner;
+        break;
+      }
       continue;
     }
     out[key] = item;

@@ -61,7 +61,7 @@ describe('the status command', () => {
     const result = await runCli(['status', '--url', daemon.statusUrl]);
 
     expect(result.code).toBe(1);
-    expect(result.stdout).toMatch(/\ndisk +file +failing +[\d.]+ \S*B \/ \S+ +1 batch, /);
+    expect(result.stdout).toMatch(/\ndisk +file +failing +[\d.]+ \S*B \/ \S+ +\d+ batch(es)?, /);
     expect(result.stdout).toContain('  └ failing since');
     expect(result.stdout.trimEnd().split('\n').at(-1)).toMatch(
       /^PROBLEM: sink disk is failing: cannot write \/dev\/full: ENOSPC/,
@@ -73,7 +73,11 @@ describe('the status command', () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const address = server.address();
     const port = typeof address === 'object' && address !== null ? address.port : 0;
-    await new Promise<void>((resolve) => server.close(() => { resolve(); }));
+    await new Promise<void>((resolve) =>
+      server.close(() => {
+        resolve();
+      }),
+    );
 
     const result = await runCli(['status', '--url', `http://127.0.0.1:${port}`]);
 

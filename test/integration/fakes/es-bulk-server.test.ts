@@ -467,7 +467,9 @@ describe('fake Elasticsearch: dynamic mapping', () => {
   });
 
   it.skipIf(!hasFixtures)(
-    'rejects raw audit events as real Elasticsearch does (negative control for the sink tests)',
+    `rejects raw audit events as real Elasticsearch does (negative control for the sink tests)${
+      hasFixtures ? '' : ` [audit fixtures not found in ${fixturesDir}; set AUDIT_FIXTURES_DIR]`
+    }`,
     async () => {
       const server = await start();
       const lines = readFileSync(resolve(fixturesDir, 'openshift-cluster-logging-operator.jsonl'), 'utf8')

@@ -135,8 +135,8 @@ function captureLog(): { log: pino.Logger; lines: LogLine[] } {
 }
 
 /** Asymmetric matchers typed as the string they stand for. */
-const containing = (text: string): string => containing(text) as string;
-const matching = (pattern: RegExp): string => matching(pattern) as string;
+const containing = (text: string): string => expect.stringContaining(text) as string;
+const matching = (pattern: RegExp): string => expect.stringMatching(pattern) as string;
 
 let fake: FakeElasticsearch | undefined;
 const sinks: ElasticsearchSink[] = [];

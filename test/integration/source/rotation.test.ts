@@ -279,3 +279,30 @@ describe('a corrupt checkpoint set aside by policy', () => {
     expect(rig.lines('a')).toEqual(range(firstLine, 110));
   });
 });
+
+describe('pruning', () => {
+  it('forgets a finished file once it and its copies are gone, and keeps it while its .gz is there', async () => {
+    const writer = await h.openWriter('audit.log');
+    await writeLines(writer, 0, 100);
+    rig = await startTailer(h, { finishedRetentionMs: 300 });
+    const backup = await writer.rotate();
+    await writeLines(writer, 100, 110);
+    const r = rig;
+    await waitForLines(r, 110);
+    await waitFor(() => r.store.files.some((f) => f.state === 'finished'), { message: 'backup finished' });
+    const finishedKey = r.store.files.find((f) => f.state === 'finished')?.key ?? '';
+    const gz = await h.gzip(backup);
+    // Several scans with only the .gz: still known (nothing is read again).
+    await waitFor(() => r.tailer.files().find((f) => f.key === finishedKey)?.path === h.path(gz), {
+      message: 'the .gz taken for a copy of the finished file',
+    });
+    await writeLines(writer, 110, 120);
+    await waitForLines(r, 120);
+    expect(r.store.getFile(finishedKey)).toBeDefined();
+    await h.remove(gz);
+    await waitFor(() => r.store.getFile(finishedKey) === undefined, { message: 'entry pruned' });
+    await writer.close();
+    expect(rig.lines('a')).toEqual(range(0, 120));
+    expect(rig.losses).toEqual([]);
+  });
+});

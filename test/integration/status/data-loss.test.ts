@@ -4,7 +4,7 @@
 import { readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ForwarderFixture, getStatus, getText, metric, runCli, waitForStatus } from './forwarder-fixture.ts';
+import { ForwarderFixture, getText, metric, runCli, waitForStatus } from './forwarder-fixture.ts';
 
 let fixture: ForwarderFixture;
 
@@ -27,7 +27,11 @@ describe('data loss', () => {
       delivery: { retry: { initialBackoffMs: 100, maxBackoffMs: 200 }, shutdownTimeoutMs: 300 },
     });
     const first = await fixture.start(failingSink);
-    await waitForStatus(first, (s) => s.files.length === 1 && s.sinks[0]?.state !== 'ok', 'the sink to fail');
+    await waitForStatus(
+      first,
+      (s) => s.files.length === 1 && ['retrying', 'failing'].includes(s.sinks[0]?.state ?? ''),
+      'the sink to fail',
+    );
     await rename(fixture.auditPath, backupPath);
     const newLines = await fixture.append(5);
     const rotated = await waitForStatus(
@@ -89,7 +93,8 @@ describe('data loss', () => {
       `${backupPath} (${backupKey ?? ''}): ${lostBytes.toLocaleString('en-US')} bytes unread`,
     );
     const restarted = await fixture.start(fixture.config());
-    expect((await getStatus(restarted)).dataLoss).toHaveLength(1);
+    // Records come from the checkpoint, so they are known once it is open (readiness says so).
+    expect((await waitForStatus(restarted, (s) => s.ready, 'ready after restart')).dataLoss).toHaveLength(1);
     expect((await runCli(['status', '--url', restarted.statusUrl])).code).toBe(1);
     expect(await restarted.stop()).toBe(0);
 

@@ -33,10 +33,14 @@ describe('status endpoints of a running forwarder', () => {
     await fixture.append(300);
     const daemon = await fixture.start(fixture.config());
     await fixture.waitForDelivered(300);
+    // pendingChanges turns false when a write starts (CheckpointStore), so also wait for the write itself.
     const status = await waitForStatus(
       daemon,
-      (s) => s.sinks[0]?.lagBytes === 0 && !s.checkpoint.pendingChanges,
-      'caught up',
+      (s) =>
+        s.sinks[0]?.lagBytes === 0 &&
+        !s.checkpoint.pendingChanges &&
+        s.checkpoint.lastPersistedAt !== undefined,
+      'caught up and saved',
     );
 
     expect(status).toMatchObject({
@@ -122,10 +126,12 @@ describe('status endpoints of a running forwarder', () => {
 
     const retrying = await waitForStatus(
       daemon,
-      (s) => sink(s, 'full').state !== 'ok',
+      (s) => ['retrying', 'failing'].includes(sink(s, 'full').state),
       'the full sink to fail once',
     );
-    expect(sink(retrying, 'full')).toMatchObject({ state: 'retrying', inFlightBatches: 1 });
+    expect(sink(retrying, 'full').state).toBe('retrying');
+    // One batch, or two when a slow read split the lines across a batch timeout.
+    expect(sink(retrying, 'full').inFlightBatches).toBeGreaterThanOrEqual(1);
     expect(sink(retrying, 'full').lastError).toContain('ENOSPC');
     expect(sink(retrying, 'full').failingSince).toBeDefined();
     expect((await getText(`${daemon.statusUrl}/readyz`)).status).toBe(200);
@@ -155,7 +161,9 @@ describe('status endpoints of a running forwarder', () => {
     expect(metric(metrics, 'audit_forwarder_sink_state', 'sink="local",state="ok"')).toBe(1);
     expect(metric(metrics, 'audit_forwarder_send_retries_total', 'sink="full"')).toBeGreaterThanOrEqual(3);
     expect(metric(metrics, 'audit_forwarder_lag_bytes', 'sink="full"')).toBe(size);
-    expect(metric(metrics, 'audit_forwarder_in_flight_batches', 'sink="full"')).toBe(1);
+    expect(metric(metrics, 'audit_forwarder_in_flight_batches', 'sink="full"')).toBe(
+      sink(failing, 'full').inFlightBatches,
+    );
     expect(metric(metrics, 'audit_forwarder_ready')).toBe(1);
     const cli = await runCli(['status', '--url', daemon.statusUrl]);
     expect(cli.code).toBe(1);
@@ -301,6 +309,10 @@ async function closedPort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => { resolve(); }));
+  await new Promise<void>((resolve) =>
+    server.close(() => {
+      resolve();
+    }),
+  );
   return typeof address === 'object' && address !== null ? address.port : 0;
 }

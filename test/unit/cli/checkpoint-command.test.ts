@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -54,9 +54,35 @@ async function readDocument(): Promise<{
   return JSON.parse(await readFile(join(stateDir, 'checkpoint.json'), 'utf8')) as never;
 }
 
-function run(args: string[], fetchImpl: typeof fetch = refusedFetch) {
+function run(args: string[], fetchImpl: typeof fetch = refusedFetch, procDir?: string) {
   const io = captureIo();
-  return runCheckpointCommand(args, io, { fetch: fetchImpl, now: () => NOW }).then((code) => ({ code, io }));
+  return runCheckpointCommand(args, io, {
+    fetch: fetchImpl,
+    now: () => NOW,
+    ...(procDir !== undefined && { procDir }),
+    selfPid: 1,
+  }).then((code) => ({ code, io }));
+}
+
+/** A fake /proc with one forwarder daemon process, started from `cwd` with a relative --config. */
+async function fakeProc(configStateDir: string | undefined): Promise<string> {
+  const proc = join(dir, 'proc');
+  const cwd = join(dir, 'daemon-cwd');
+  await mkdir(join(proc, '4242'), { recursive: true });
+  await mkdir(cwd, { recursive: true });
+  await writeFile(
+    join(cwd, 'forwarder.yaml'),
+    // An unresolved ${VAR} makes the state directory unknown to the probe.
+    `state:\n  dir: ${configStateDir ?? '$' + '{STATE_DIR}'}\n`,
+  );
+  await writeFile(
+    join(proc, '4242', 'cmdline'),
+    ['node', '/opt/kaf/dist/main.js', 'run', '--config', 'forwarder.yaml', ''].join('\0'),
+  );
+  await symlink(cwd, join(proc, '4242', 'cwd'));
+  await mkdir(join(proc, '77'), { recursive: true });
+  await writeFile(join(proc, '77', 'cmdline'), ['bash', '-c', 'run things', ''].join('\0'));
+  return proc;
 }
 
 describe('checkpoint show', () => {
@@ -203,6 +229,43 @@ describe('checkpoint reset', () => {
     expect(forced.code).toBe(0);
     expect(forced.io.err()).toContain('--force given');
     expect((await readDocument()).files[0]?.offsets).toEqual({ es: 0 });
+  });
+
+  it('refuses when a forwarder process is found whose config uses this state directory', async () => {
+    await writeCheckpoint({ es: 320 });
+
+    const same = await run(
+      ['reset', '--state-dir', stateDir, '--all', '--to', 'beginning', '--yes'],
+      refusedFetch,
+      await fakeProc(stateDir),
+    );
+
+    expect(same.code).toBe(1);
+    expect(same.io.err()).toContain(
+      'process 4242 (node /opt/kaf/dist/main.js run --config forwarder.yaml) uses this state directory',
+    );
+  });
+
+  it('only warns about a forwarder process whose state directory is another one, or unknown', async () => {
+    await writeCheckpoint({ es: 320 });
+
+    const other = await run(
+      ['reset', '--state-dir', stateDir, '--all', '--to', 'beginning', '--yes'],
+      refusedFetch,
+      await fakeProc('/elsewhere'),
+    );
+    await rm(join(dir, 'proc'), { recursive: true });
+    const unknown = await run(
+      ['reset', '--state-dir', stateDir, '--all', '--to', 'end', '--yes'],
+      refusedFetch,
+      await fakeProc(undefined),
+    );
+
+    expect(other.code).toBe(0);
+    expect(other.io.err()).toBe('');
+    expect(unknown.code).toBe(0);
+    expect(unknown.io.err()).toContain('warning: process 4242');
+    expect(unknown.io.err()).toContain('state directory could not be determined');
   });
 
   it('ignores a forwarder that uses another state directory', async () => {

@@ -66,6 +66,25 @@ describe('assessStatus', () => {
   });
 });
 
+describe('assessStatus right after start', () => {
+  it('warns that data-loss records are not known while the checkpoint is being opened', () => {
+    const status = snapshot({
+      checkpoint: { path: '/c', isOpen: false, hasUnsavedChanges: false, files: [], dataLoss: [] },
+      files: undefined,
+      sinks: [{ name: 'es', type: 'elasticsearch', healthy: false }],
+    });
+
+    expect(assessStatus(status)).toEqual({
+      exitCode: 0,
+      problems: [],
+      warnings: [
+        'sink es has not passed its start-up check yet',
+        'the checkpoint is still being opened (data-loss records not known yet)',
+      ],
+    });
+  });
+});
+
 describe('renderStatus', () => {
   it('summarizes a healthy forwarder in a few lines ending in OK', () => {
     const text = renderStatus(snapshot(), plain);

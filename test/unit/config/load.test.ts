@@ -56,7 +56,7 @@ sinks:
       'status.listen: expected "host:port" with an IP address, got "localhost"',
       'batch.maxEvents: expected number, got "10"',
       'batch.maxWaitMs: expected a number > 0, got -5',
-      'sinks[0].type: expected type to be one of: file, stdout',
+      'sinks[0].type: expected type to be one of: file, stdout, elasticsearch',
     ]);
   });
 

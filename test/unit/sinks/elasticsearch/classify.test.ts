@@ -8,7 +8,7 @@ import {
 } from '../../../../src/sinks/elasticsearch/classify.ts';
 
 const NOW = Date.parse('2025-03-04T05:06:07Z');
-const containing = (text: string): string => containing(text) as string;
+const containing = (text: string): string => expect.stringContaining(text) as string;
 
 function response(statusCode: number, body: unknown, headers: Record<string, unknown> = {}): BulkOutcome {
   return { kind: 'response', statusCode, headers, body };
