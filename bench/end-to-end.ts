@@ -34,7 +34,11 @@ export interface SinkUnderTest {
 const MAIN = new URL('../src/main.ts', import.meta.url).pathname;
 
 /** Writes `events` generated lines to `path` in large writes; returns the byte count. */
-export async function generateAuditLog(path: string, events: number, largeEventRatio: number): Promise<number> {
+export async function generateAuditLog(
+  path: string,
+  events: number,
+  largeEventRatio: number,
+): Promise<number> {
   const generator = new AuditEventGenerator({ seed: 2026, largeEventRatio });
   const handle = await open(path, 'w');
   let bytes = 0;
@@ -77,7 +81,9 @@ function jsonLineWith(child: ChildProcess, key: string): Promise<Record<string, 
         // Not JSON: ignore.
       }
     });
-    child.once('exit', (code) => reject(new Error(`process exited (${code}) before printing ${key}`)));
+    child.once('exit', (code) => {
+      reject(new Error(`process exited (${code}) before printing ${key}`));
+    });
   });
 }
 
@@ -111,10 +117,18 @@ export async function runEndToEnd(options: {
       }),
     );
     const started = performance.now();
-    const child = spawn(process.execPath, [MAIN, 'run', '--config', configPath, '--status-listen', '127.0.0.1:0'], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    const child = spawn(
+      process.execPath,
+      [MAIN, 'run', '--config', configPath, '--status-listen', '127.0.0.1:0'],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    const exited = new Promise<void>((resolve) =>
+      child.once('exit', () => {
+        resolve();
+      }),
+    );
     let peak = 0;
     let seconds = 0;
     let stored = 0;
@@ -170,7 +184,8 @@ export function fileSink(dir: string): Promise<SinkUnderTest> {
           const { bytesRead } = await handle.read(buffer, 0, buffer.length, position);
           if (bytesRead === 0) break;
           position += bytesRead;
-          for (let at = buffer.indexOf(10); at !== -1 && at < bytesRead; at = buffer.indexOf(10, at + 1)) lines++;
+          for (let at = buffer.indexOf(10); at !== -1 && at < bytesRead; at = buffer.indexOf(10, at + 1))
+            lines++;
         }
       } finally {
         await handle.close();

@@ -11,10 +11,14 @@ const BATCH = 1000;
 const generator = new AuditEventGenerator({ seed: 5 });
 const events: OutEvent[] = [];
 for (let index = 0; index < LINES; index++) {
-  const outcome = parseAuditLine(Buffer.from(generator.nextLine()), { path: '/a', fileKey: 'k', offset: index }, {
-    cluster: 'bench',
-    node: 'n1',
-  });
+  const outcome = parseAuditLine(
+    Buffer.from(generator.nextLine()),
+    { path: '/a', fileKey: 'k', offset: index },
+    {
+      cluster: 'bench',
+      node: 'n1',
+    },
+  );
   if (outcome.ok) events.push(outcome.event);
 }
 const target = dataStreamTarget('default');

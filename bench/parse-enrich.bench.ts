@@ -14,7 +14,11 @@ function run(serialize: boolean): number {
   const started = performance.now();
   let sink = 0;
   for (let index = 0; index < lines.length; index++) {
-    const outcome = parseAuditLine(lines[index] as Buffer, { path: '/a', fileKey: 'k', offset: index }, context);
+    const outcome = parseAuditLine(
+      lines[index] as Buffer,
+      { path: '/a', fileKey: 'k', offset: index },
+      context,
+    );
     if (outcome.ok && serialize) sink += toEnrichedJson(outcome.event).length;
   }
   if (sink < 0) throw new Error('unreachable');

@@ -38,7 +38,12 @@ export class ConfigError extends ForwarderError {
 export class CheckpointError extends ForwarderError {
   readonly file: string;
 
-  constructor(code: 'KAF_CHECKPOINT_CORRUPT' | 'KAF_CHECKPOINT_WRITE', file: string, message: string, cause?: unknown) {
+  constructor(
+    code: 'KAF_CHECKPOINT_CORRUPT' | 'KAF_CHECKPOINT_WRITE',
+    file: string,
+    message: string,
+    cause?: unknown,
+  ) {
     super(code, `${message} (checkpoint file ${file})`, { cause });
     this.name = 'CheckpointError';
     this.file = file;
@@ -49,7 +54,9 @@ export class CheckpointError extends ForwarderError {
 export function describeError(error: unknown): string {
   if (error instanceof Error) {
     const code = (error as { code?: unknown }).code;
-    return typeof code === 'string' && !error.message.includes(code) ? `${code}: ${error.message}` : error.message;
+    return typeof code === 'string' && !error.message.includes(code)
+      ? `${code}: ${error.message}`
+      : error.message;
   }
   return String(error);
 }

@@ -34,6 +34,8 @@ interface SinkRuntime {
   lanePromise?: Promise<void>;
   healthy: boolean;
   healthError?: string;
+  /** When the sink's start-up check first failed; cleared once it passes. */
+  healthFailingSince?: Date;
 }
 
 const STARTUP_RETRY = { initialBackoffMs: 1000, maxBackoffMs: 30_000 };
@@ -88,7 +90,11 @@ export class Forwarder {
     const address = await this.#status.listen(this.#deps.statusListen ?? this.#config.status.listen);
     this.#statusAddress = `${address.address}:${address.port}`;
     this.#log.info(
-      { status: `http://${this.#statusAddress}/status`, version: VERSION, sinks: this.#sinks.map((s) => s.sink.name) },
+      {
+        status: `http://${this.#statusAddress}/status`,
+        version: VERSION,
+        sinks: this.#sinks.map((s) => s.sink.name),
+      },
       'Forwarder started.',
     );
     this.#startup = this.#startPipeline().catch((error: unknown) => {
@@ -106,6 +112,9 @@ export class Forwarder {
         startAt: config.source.startAt,
         maxLineBytes: config.source.maxLineBytes,
         ...(config.source.backupGlob !== undefined && { backupGlob: config.source.backupGlob }),
+        ...(config.source.missingFileGraceMs !== undefined && {
+          missingFileGraceMs: config.source.missingFileGraceMs,
+        }),
         pollIntervalMs: config.source.pollIntervalMs,
         readChunkBytes: config.source.readChunkBytes,
         sinks: this.#sinks.map((runtime) => runtime.sink.name),
@@ -130,7 +139,9 @@ export class Forwarder {
     await Promise.all(this.#sinks.map((runtime) => this.#startLane(runtime, tailer, signal)));
   }
 
-  async #openCheckpoint(signal: AbortSignal): Promise<{ store: CheckpointStore; resetTo?: 'beginning' | 'end' }> {
+  async #openCheckpoint(
+    signal: AbortSignal,
+  ): Promise<{ store: CheckpointStore; resetTo?: 'beginning' | 'end' }> {
     for (let attempt = 1; ; attempt++) {
       try {
         const opened = await CheckpointStore.open(this.#config.state.dir, this.#config.checkpoint.onCorrupt);
@@ -142,10 +153,15 @@ export class Forwarder {
             'The checkpoint was corrupt; it was set aside and every file restarts as checkpoint.onCorrupt says.',
           );
         }
-        return opened.resetTo === undefined ? { store: opened.store } : { store: opened.store, resetTo: opened.resetTo };
+        return opened.resetTo === undefined
+          ? { store: opened.store }
+          : { store: opened.store, resetTo: opened.resetTo };
       } catch (error) {
         this.#storeError = describeError(error);
-        this.#log.error({ err: error, attempt }, 'Cannot open the checkpoint; not reading until it is fixed.');
+        this.#log.error(
+          { err: error, attempt },
+          'Cannot open the checkpoint; not reading until it is fixed.',
+        );
         await abortableDelay(backoffDelayMs(attempt, STARTUP_RETRY), signal);
       }
     }
@@ -158,9 +174,11 @@ export class Forwarder {
         await sink.healthcheck(signal);
         runtime.healthy = true;
         delete runtime.healthError;
+        delete runtime.healthFailingSince;
       } catch (error) {
         if (signal.aborted) return;
         runtime.healthError = describeError(error);
+        runtime.healthFailingSince ??= new Date();
         this.#log.error({ sink: sink.name, err: error, attempt }, 'Sink start-up check failed, retrying.');
         await abortableDelay(backoffDelayMs(attempt, STARTUP_RETRY), signal);
       }
@@ -205,19 +223,27 @@ export class Forwarder {
   async stop(): Promise<{ drained: boolean }> {
     this.#stopReading.abort(new Error('Forwarder stopping.'));
     await this.#startup;
-    await Promise.all(this.#sinks.map((runtime) => runtime.lanePromise));
+    await Promise.all(this.#sinks.flatMap((runtime) => (runtime.lanePromise ? [runtime.lanePromise] : [])));
     const timeoutMs = this.#config.delivery.shutdownTimeoutMs;
-    const results = await Promise.all(this.#sinks.map((runtime) => runtime.lane?.drain(timeoutMs) ?? true));
+    const results = await Promise.all(
+      this.#sinks.map((runtime) => runtime.lane?.drain(timeoutMs) ?? Promise.resolve(true)),
+    );
     const drained = results.every(Boolean);
     if (!drained) {
-      this.#log.warn({ timeoutMs }, 'Shutdown deadline reached; unacknowledged events will be re-read on start.');
+      this.#log.warn(
+        { timeoutMs },
+        'Shutdown deadline reached; unacknowledged events will be re-read on start.',
+      );
       for (const runtime of this.#sinks) runtime.lane?.abort();
     }
     clearInterval(this.#saveTimer);
     try {
       await this.#store?.save();
     } catch (error) {
-      this.#log.error({ err: error }, 'Cannot write the checkpoint at shutdown; events since the last one will be re-sent.');
+      this.#log.error(
+        { err: error },
+        'Cannot write the checkpoint at shutdown; events since the last one will be re-sent.',
+      );
     }
     await this.#tailer?.close();
     await Promise.all(this.#sinks.map((runtime) => runtime.sink.close().catch(() => undefined)));
@@ -241,7 +267,7 @@ export class Forwarder {
         isOpen: store !== undefined,
         error: this.#storeError,
         lastSavedAt: store?.lastSavedAt,
-        hasUnsavedChanges: store?.isDirty ?? false,
+        hasUnsavedChanges: store ? store.isDirty || store.isSaving : false,
         files: store?.files ?? [],
         dataLoss: store?.dataLoss ?? [],
       },
@@ -251,6 +277,7 @@ export class Forwarder {
         type: runtime.sink.type,
         healthy: runtime.healthy,
         healthError: runtime.healthError,
+        healthFailingSince: runtime.healthFailingSince,
         lane: runtime.lane?.status(),
       })),
       deadLetter: {

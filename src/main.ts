@@ -109,8 +109,12 @@ async function runDaemon(
     return 1;
   }
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
+    process.once('SIGTERM', () => {
+      resolve('SIGTERM');
+    });
+    process.once('SIGINT', () => {
+      resolve('SIGINT');
+    });
   });
   log.info({ signal }, 'Stopping: flushing in-flight events and saving the checkpoint.');
   // A second signal means the operator does not want to wait for the drain.

@@ -138,6 +138,11 @@ export class CheckpointStore {
     return this.#dirty;
   }
 
+  /** A write is in flight: what it carries is not durable yet. */
+  get isSaving(): boolean {
+    return this.#saving !== undefined;
+  }
+
   getFile(key: string): FileCheckpoint | undefined {
     return this.#files.get(key);
   }

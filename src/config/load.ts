@@ -28,7 +28,9 @@ export async function loadConfigFile(path: string, env: Env): Promise<Readonly<R
 export function parseConfig(text: string, env: Env): Readonly<ResolvedConfig> {
   const document = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
   if (document.errors.length > 0) {
-    throw new ConfigError(document.errors.map((error) => `YAML syntax: ${error.message.split('\n')[0] ?? ''}`));
+    throw new ConfigError(
+      document.errors.map((error) => `YAML syntax: ${error.message.split('\n')[0] ?? ''}`),
+    );
   }
   const raw: unknown = document.toJS();
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
@@ -39,7 +41,8 @@ export function parseConfig(text: string, env: Env): Readonly<ResolvedConfig> {
   if (problems.length > 0) throw new ConfigError(problems, 'KAF_ENV_UNSET');
 
   const result = configSchema.safeParse(substituted);
-  if (!result.success) throw new ConfigError(result.error.issues.map((issue) => formatIssue(issue, substituted)));
+  if (!result.success)
+    throw new ConfigError(result.error.issues.map((issue) => formatIssue(issue, substituted)));
   const config: ResolvedConfig = { ...result.data, node: result.data.node ?? hostname() };
   return deepFreeze(config);
 }
@@ -58,7 +61,8 @@ function substituteEnv(value: unknown, env: Env, path: PropertyKey[], problems: 
       return resolved;
     });
   }
-  if (Array.isArray(value)) return value.map((item, index) => substituteEnv(item, env, [...path, index], problems));
+  if (Array.isArray(value))
+    return value.map((item, index) => substituteEnv(item, env, [...path, index], problems));
   if (value !== null && typeof value === 'object') {
     return Object.fromEntries(
       Object.entries(value).map(([key, item]) => [key, substituteEnv(item, env, [...path, key], problems)]),

@@ -126,8 +126,7 @@ export const sinkSchema = z.discriminatedUnion(
   'type',
   [fileSinkSchema, stdoutSinkSchema, elasticsearchSinkSchema],
   {
-    error: (issue) =>
-      issue.code === 'invalid_union' ? `expected type to be one of: file, stdout, elasticsearch` : undefined,
+    error: () => 'expected type to be one of: file, stdout, elasticsearch',
   },
 );
 

@@ -59,11 +59,15 @@ async function main(): Promise<void> {
     process.once('SIGTERM', done);
   });
   clearInterval(progress);
-  process.stdout.write('\nStopping: the API server stops writing, the forwarder drains and saves its checkpoint…\n');
+  process.stdout.write(
+    '\nStopping: the API server stops writing, the forwarder drains and saves its checkpoint…\n',
+  );
   await apiServer.stop();
   await forwarder.stop();
   const sink = forwarder.snapshot().sinks[0];
-  process.stdout.write(`Done: ${apiServer.stats().linesWritten} events written, ${sink?.delivered ?? 0} delivered.\n`);
+  process.stdout.write(
+    `Done: ${apiServer.stats().linesWritten} events written, ${sink?.delivered ?? 0} delivered.\n`,
+  );
 }
 
 async function startForwarder(

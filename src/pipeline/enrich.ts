@@ -11,7 +11,11 @@ export interface EnrichContext {
 
 export type ParseOutcome =
   | { readonly ok: true; readonly event: OutEvent }
-  | { readonly ok: false; readonly reason: 'invalid-utf8' | 'invalid-json' | 'not-an-object'; readonly detail: string };
+  | {
+      readonly ok: false;
+      readonly reason: 'invalid-utf8' | 'invalid-json' | 'not-an-object';
+      readonly detail: string;
+    };
 
 /** Parses and enriches one line (without its '\n'). */
 export function parseAuditLine(line: Buffer, origin: EventOrigin, context: EnrichContext): ParseOutcome {

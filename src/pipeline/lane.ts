@@ -108,10 +108,16 @@ export class Lane {
   async drain(timeoutMs: number): Promise<boolean> {
     this.#dispatch();
     if (this.#inFlight.size === 0) return true;
-    const idle = new Promise<true>((resolve) => this.#idleWaiters.push(() => resolve(true)));
+    const idle = new Promise<true>((resolve) =>
+      this.#idleWaiters.push(() => {
+        resolve(true);
+      }),
+    );
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<false>((resolve) => {
-      timer = setTimeout(() => resolve(false), timeoutMs);
+      timer = setTimeout(() => {
+        resolve(false);
+      }, timeoutMs);
     });
     const drained = await Promise.race([idle, deadline]);
     clearTimeout(timer);
@@ -259,7 +265,11 @@ export class Lane {
   #afterAdd(): void {
     const builder = this.#builder;
     const { maxEvents, maxBytes, maxWaitMs } = this.#options.batch;
-    if (builder.eventCount >= maxEvents || builder.bytes >= maxBytes || builder.deadLetterCount >= maxEvents) {
+    if (
+      builder.eventCount >= maxEvents ||
+      builder.bytes >= maxBytes ||
+      builder.deadLetterCount >= maxEvents
+    ) {
       this.#dispatch();
       return;
     }
@@ -293,7 +303,10 @@ export class Lane {
       this.#deps.metrics.batchDuration.observe({ sink: this.name }, (performance.now() - startedAt) / 1000);
     } catch (error) {
       if (!signal.aborted) {
-        this.#deps.log.error({ sink: this.name, err: error }, 'Batch delivery failed unexpectedly; it will be re-read.');
+        this.#deps.log.error(
+          { sink: this.name, err: error },
+          'Batch delivery failed unexpectedly; it will be re-read.',
+        );
       }
     } finally {
       this.#inFlight.delete(batch);
@@ -323,12 +336,16 @@ export class Lane {
         await this.#deps.deadLetter.write(records);
         break;
       } catch (error) {
-        this.#deps.log.error({ sink: this.name, err: error, attempt }, 'Cannot write the dead-letter file, retrying.');
+        this.#deps.log.error(
+          { sink: this.name, err: error, attempt },
+          'Cannot write the dead-letter file, retrying.',
+        );
         await abortableDelay(backoffDelayMs(attempt, this.#options.retry), signal);
       }
     }
     this.#deadLettered += records.length;
-    for (const record of records) this.#deps.metrics.eventsDeadLettered.inc({ sink: this.name, reason: record.reason });
+    for (const record of records)
+      this.#deps.metrics.eventsDeadLettered.inc({ sink: this.name, reason: record.reason });
   }
 
   /** Sends until every event is delivered or dead-lettered; retries without end, as the file is the buffer. */
@@ -366,7 +383,11 @@ export class Lane {
           return;
         case 'too-large': {
           if (pending.length === 1) {
-            await this.#rejectEvents(pending, [{ index: 0, reason: `too large for the sink: ${result.reason}` }], signal);
+            await this.#rejectEvents(
+              pending,
+              [{ index: 0, reason: `too large for the sink: ${result.reason}` }],
+              signal,
+            );
             return;
           }
           const half = Math.ceil(pending.length / 2);
@@ -390,7 +411,11 @@ export class Lane {
     }
   }
 
-  async #rejectEvents(events: readonly OutEvent[], rejected: readonly Rejection[], signal: AbortSignal): Promise<void> {
+  async #rejectEvents(
+    events: readonly OutEvent[],
+    rejected: readonly Rejection[],
+    signal: AbortSignal,
+  ): Promise<void> {
     const records = rejected.map(({ index, reason }): DeadLetterRecord => {
       const event = events[index] as OutEvent;
       return {

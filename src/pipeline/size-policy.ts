@@ -29,7 +29,10 @@ export function fitEvent(event: OutEvent, maxEventBytes: number): FitOutcome {
     audit = { ...audit, annotations };
     sizeBytes = Buffer.byteLength(JSON.stringify(audit));
     if (sizeBytes <= maxEventBytes) {
-      return { fits: true, event: { ...event, audit, raw: JSON.stringify(audit), shrunk: { removed, originalBytes } } };
+      return {
+        fits: true,
+        event: { ...event, audit, raw: JSON.stringify(audit), shrunk: { removed, originalBytes } },
+      };
     }
   }
   return { fits: false, sizeBytes };

@@ -13,7 +13,10 @@ export interface SinkDeps {
 }
 
 export function createSink(config: SinkConfig, deps: SinkDeps): Sink {
-  const base = { name: config.name, ...(config.maxEventBytes !== undefined && { maxEventBytes: config.maxEventBytes }) };
+  const base = {
+    name: config.name,
+    ...(config.maxEventBytes !== undefined && { maxEventBytes: config.maxEventBytes }),
+  };
   switch (config.type) {
     case 'file':
       return new FileSink({ ...base, path: config.path });

@@ -16,7 +16,9 @@ export function backoffDelayMs(
   const ceiling = Math.min(options.maxBackoffMs, options.initialBackoffMs * 2 ** Math.min(attempt - 1, 30));
   const jittered = Math.floor(random() * ceiling);
   // A server's Retry-After is a floor, still capped so a bogus header cannot park a sink for hours.
-  return retryAfterMs === undefined ? jittered : Math.min(Math.max(jittered, retryAfterMs), options.maxBackoffMs);
+  return retryAfterMs === undefined
+    ? jittered
+    : Math.min(Math.max(jittered, retryAfterMs), options.maxBackoffMs);
 }
 
 /** Resolves after `ms`, or rejects with the signal's reason when it aborts first. */

@@ -25,15 +25,22 @@ export async function writeConfig(dir: string, config: Record<string, unknown>):
   return path;
 }
 
-export async function startDaemon(configPath: string, env: Record<string, string> = {}): Promise<DaemonHandle> {
-  const child = spawn(process.execPath, [MAIN, 'run', '--config', configPath, '--status-listen', '127.0.0.1:0'], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+export async function startDaemon(
+  configPath: string,
+  env: Record<string, string> = {},
+): Promise<DaemonHandle> {
+  const child = spawn(
+    process.execPath,
+    [MAIN, 'run', '--config', configPath, '--status-listen', '127.0.0.1:0'],
+    {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   const logs: Record<string, unknown>[] = [];
   let stderr = '';
   let pending = '';
-  child.stdout?.setEncoding('utf8').on('data', (text: string) => {
+  child.stdout.setEncoding('utf8').on('data', (text: string) => {
     pending += text;
     let newline = pending.indexOf('\n');
     while (newline !== -1) {
@@ -47,11 +54,13 @@ export async function startDaemon(configPath: string, env: Record<string, string
       newline = pending.indexOf('\n');
     }
   });
-  child.stderr?.setEncoding('utf8').on('data', (text: string) => {
+  child.stderr.setEncoding('utf8').on('data', (text: string) => {
     stderr += text;
   });
   const exited = new Promise<number | string>((resolve) => {
-    child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown'));
+    child.once('exit', (code, signal) => {
+      resolve(code ?? signal ?? 'unknown');
+    });
   });
   let statusUrl = '';
   let exitedEarly = false;

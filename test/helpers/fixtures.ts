@@ -5,7 +5,9 @@ import { join, resolve } from 'node:path';
 
 const REPO_ROOT = new URL('../..', import.meta.url).pathname;
 
-export const FIXTURES_DIR = resolve(process.env.AUDIT_FIXTURES_DIR ?? join(REPO_ROOT, '../shared/fixtures/audit'));
+export const FIXTURES_DIR = resolve(
+  process.env.AUDIT_FIXTURES_DIR ?? join(REPO_ROOT, '../shared/fixtures/audit'),
+);
 
 export const FIXTURES_PRESENT = existsSync(FIXTURES_DIR) && fixtureFiles().length > 0;
 
@@ -24,5 +26,9 @@ export function fixtureFiles(): string[] {
 
 /** Every fixture line (without '\n'), file by file in name order. */
 export function fixtureLines(): string[] {
-  return fixtureFiles().flatMap((file) => readFileSync(file, 'utf8').split('\n').filter((line) => line !== ''));
+  return fixtureFiles().flatMap((file) =>
+    readFileSync(file, 'utf8')
+      .split('\n')
+      .filter((line) => line !== ''),
+  );
 }

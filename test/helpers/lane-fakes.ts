@@ -20,7 +20,13 @@ export class ListSource implements LineSource {
     const item = this.#items.shift();
     if (item) return Promise.resolve(item);
     return new Promise((_resolve, reject) => {
-      signal.addEventListener('abort', () => reject(signal.reason as Error), { once: true });
+      signal.addEventListener(
+        'abort',
+        () => {
+          reject(signal.reason as Error);
+        },
+        { once: true },
+      );
     });
   }
 
@@ -41,7 +47,11 @@ export function linesItem(texts: readonly string[], start = 0, key = 'f1'): Sour
   return { kind: 'lines', file: { key, path: `/logs/${key}` }, start, end: offset, lines, lineOffsets };
 }
 
-export function auditLine(auditID: string, stage = 'ResponseComplete', extra: Record<string, unknown> = {}): string {
+export function auditLine(
+  auditID: string,
+  stage = 'ResponseComplete',
+  extra: Record<string, unknown> = {},
+): string {
   return JSON.stringify({
     kind: 'Event',
     apiVersion: 'audit.k8s.io/v1',

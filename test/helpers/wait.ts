@@ -8,7 +8,10 @@ export interface WaitOptions {
 }
 
 /** Polls `predicate` (sync or async) until it returns true; throws after the timeout. */
-export async function waitFor(predicate: () => boolean | Promise<boolean>, options: WaitOptions = {}): Promise<void> {
+export async function waitFor(
+  predicate: () => boolean | Promise<boolean>,
+  options: WaitOptions = {},
+): Promise<void> {
   const { timeoutMs = 10_000, intervalMs = 20, what = 'condition' } = options;
   const deadline = Date.now() + timeoutMs;
   for (;;) {

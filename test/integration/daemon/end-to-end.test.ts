@@ -69,20 +69,25 @@ function withoutEnrichment(event: Record<string, unknown>): Record<string, unkno
 }
 
 describe('the forwarder end to end', () => {
-  it.skipIf(!FIXTURES_PRESENT)(`delivers every real fixture event once, in order, enriched${FIXTURES_SKIP_REASON}`, async () => {
-    const lines = fixtureLines();
-    await writeFile(join(dir, 'audit', 'audit.log'), `${lines.join('\n')}\n`);
-    const daemon = await start(baseConfig());
-    const output = await waitForOutput(lines.length);
-    expect(output.map(withoutEnrichment)).toEqual(lines.map((line) => JSON.parse(line) as unknown));
-    for (const [index, event] of output.entries()) {
-      const source = JSON.parse(lines[index] ?? '{}') as Record<string, unknown>;
-      expect(event.cluster).toBe('e2e-cluster');
-      expect(event.node).toBe('cp-test-1');
-      expect(event['@timestamp']).toBe(source.stageTimestamp ?? source.requestReceivedTimestamp ?? source.timestamp);
-    }
-    expect(await daemon.stop()).toBe(0);
-  });
+  it.skipIf(!FIXTURES_PRESENT)(
+    `delivers every real fixture event once, in order, enriched${FIXTURES_SKIP_REASON}`,
+    async () => {
+      const lines = fixtureLines();
+      await writeFile(join(dir, 'audit', 'audit.log'), `${lines.join('\n')}\n`);
+      const daemon = await start(baseConfig());
+      const output = await waitForOutput(lines.length);
+      expect(output.map(withoutEnrichment)).toEqual(lines.map((line) => JSON.parse(line) as unknown));
+      for (const [index, event] of output.entries()) {
+        const source = JSON.parse(lines[index] ?? '{}') as Record<string, unknown>;
+        expect(event.cluster).toBe('e2e-cluster');
+        expect(event.node).toBe('cp-test-1');
+        expect(event['@timestamp']).toBe(
+          source.stageTimestamp ?? source.requestReceivedTimestamp ?? source.timestamp,
+        );
+      }
+      expect(await daemon.stop()).toBe(0);
+    },
+  );
 
   it('delivers generated events, sends invalid lines to dead-letter, and reports both in /status', async () => {
     const generator = new AuditEventGenerator({ seed: 7 });
@@ -130,7 +135,9 @@ describe('the forwarder end to end', () => {
     expect(await restarted.stop()).toBe(0);
     const ids = (await outputLines()).map((event) => `${String(event.auditID)}/${String(event.stage)}`);
     expect(new Set(ids).size).toBe(ids.length);
-    expect(output.map(withoutEnrichment)).toEqual([...first, ...second].map((line) => JSON.parse(line) as unknown));
+    expect(output.map(withoutEnrichment)).toEqual(
+      [...first, ...second].map((line) => JSON.parse(line) as unknown),
+    );
   });
 
   it('flushes what it holds on SIGTERM, persists the checkpoint and exits 0', async () => {
@@ -141,9 +148,9 @@ describe('the forwarder end to end', () => {
     const daemon = await start(baseConfig({ batch: { maxEvents: 10_000, maxWaitMs: 60_000 } }));
     await waitFor(
       async () => {
-        const status = await fetchJson<{ sinks: { inFlightBytes: number; oldestUnackedEventTime?: string }[] }>(
-          `${daemon.statusUrl}/status`,
-        );
+        const status = await fetchJson<{
+          sinks: { inFlightBytes: number; oldestUnackedEventTime?: string }[];
+        }>(`${daemon.statusUrl}/status`);
         return status.sinks[0]?.oldestUnackedEventTime !== undefined;
       },
       { what: 'events read and held in a batch' },

@@ -122,7 +122,9 @@ describe('Lane', () => {
     };
     const { acks } = startLane([item]);
     await waitFor(() => acks.get('f1') === 5);
-    expect(await deadLetters()).toMatchObject([{ reason: 'invalid-utf8', lineEncoding: 'base64', line: bad.toString('base64') }]);
+    expect(await deadLetters()).toMatchObject([
+      { reason: 'invalid-utf8', lineEncoding: 'base64', line: bad.toString('base64') },
+    ]);
   });
 
   it('retries retryable failures until the sink takes the batch, counting each retry', async () => {
@@ -155,7 +157,10 @@ describe('Lane', () => {
     const item = linesItem([auditLine('a'), auditLine('b')]);
     const { acks } = startLane([item], sink);
     await waitFor(() => acks.get('f1') === item.end);
-    expect(sink.calls.map((call) => call.events.map((event) => event.audit.auditID))).toEqual([['a', 'b'], ['b']]);
+    expect(sink.calls.map((call) => call.events.map((event) => event.audit.auditID))).toEqual([
+      ['a', 'b'],
+      ['b'],
+    ]);
     expect(sink.delivered).toEqual(['b']);
     expect(await deadLetters()).toMatchObject([
       { reason: 'rejected-by-sink', detail: 'mapper_parsing_exception', event: { auditID: 'a' } },
@@ -177,7 +182,9 @@ describe('Lane', () => {
     const item = linesItem([auditLine('a')]);
     const { acks } = startLane([item], sink);
     await waitFor(() => acks.get('f1') === item.end);
-    expect(await deadLetters()).toMatchObject([{ reason: 'rejected-by-sink', detail: 'too large for the sink: HTTP 413' }]);
+    expect(await deadLetters()).toMatchObject([
+      { reason: 'rejected-by-sink', detail: 'too large for the sink: HTTP 413' },
+    ]);
   });
 
   it('advances the watermark only over contiguous acknowledged batches', async () => {
@@ -185,7 +192,9 @@ describe('Lane', () => {
     const sink = new ScriptedSink(
       () =>
         new Promise((resolve) => {
-          releases.push(() => resolve({ status: 'delivered' }));
+          releases.push(() => {
+            resolve({ status: 'delivered' });
+          });
         }),
     );
     const first = linesItem([auditLine('a'), auditLine('b')]);
@@ -234,7 +243,13 @@ describe('Lane', () => {
       responseObject: { spec: 'x'.repeat(5000) },
     });
     const sink = new ScriptedSink(undefined, 1000);
-    const item = linesItem([big, auditLine('b', 'ResponseComplete', { responseObject: { x: 'y'.repeat(5000) }, requestObject: { y: 'z'.repeat(5000) } })]);
+    const item = linesItem([
+      big,
+      auditLine('b', 'ResponseComplete', {
+        responseObject: { x: 'y'.repeat(5000) },
+        requestObject: { y: 'z'.repeat(5000) },
+      }),
+    ]);
     const { acks } = startLane([item], sink);
     await waitFor(() => acks.get('f1') === item.end);
     const [first, second] = sink.calls.flatMap((call) => call.events);

@@ -8,7 +8,9 @@ import { FileSink } from '../../../src/sinks/file/file-sink.ts';
 
 function event(auditID: string): OutEvent {
   const outcome = parseAuditLine(
-    Buffer.from(JSON.stringify({ auditID, stage: 'ResponseComplete', stageTimestamp: '2026-01-01T00:00:00.000000Z' })),
+    Buffer.from(
+      JSON.stringify({ auditID, stage: 'ResponseComplete', stageTimestamp: '2026-01-01T00:00:00.000000Z' }),
+    ),
     { path: '/a', fileKey: 'k', offset: 0 },
     { cluster: 'c', node: 'n' },
   );
@@ -28,7 +30,11 @@ describe('FileSink', () => {
     expect(results).toEqual([{ status: 'delivered' }, { status: 'delivered' }]);
     await sink.close();
     const lines = (await readFile(join(dir, 'sub', 'out.jsonl'), 'utf8')).trim().split('\n');
-    expect(lines.map((line) => (JSON.parse(line) as { auditID: string; cluster: string }).auditID)).toEqual(['a', 'b', 'c']);
+    expect(lines.map((line) => (JSON.parse(line) as { auditID: string; cluster: string }).auditID)).toEqual([
+      'a',
+      'b',
+      'c',
+    ]);
   });
 
   it('cuts off a partial last line left by a crash before appending', async () => {
