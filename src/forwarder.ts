@@ -26,6 +26,12 @@ export interface ForwarderDeps {
   /** Replaces `status.listen` (tests use "127.0.0.1:0"). */
   readonly statusListen?: string;
   readonly collectProcessMetrics?: boolean;
+  /**
+   * Called when the pipeline fails in a way it cannot recover from in place (a bug, not a remote
+   * failure). The daemon then stops gracefully and exits non-zero, so it restarts from the checkpoint
+   * instead of standing still while looking alive.
+   */
+  readonly onFatal?: (error: unknown) => void;
 }
 
 interface SinkRuntime {
@@ -98,7 +104,9 @@ export class Forwarder {
       'Forwarder started.',
     );
     this.#startup = this.#startPipeline().catch((error: unknown) => {
-      if (!this.#stopReading.signal.aborted) this.#log.fatal({ err: error }, 'Pipeline start-up failed.');
+      if (this.#stopReading.signal.aborted) return;
+      this.#log.fatal({ err: error }, 'Pipeline start-up failed.');
+      this.#deps.onFatal?.(error);
     });
   }
 
@@ -205,7 +213,11 @@ export class Forwarder {
     );
     runtime.lane = lane;
     runtime.lanePromise = lane.run(signal).catch((error: unknown) => {
-      this.#log.fatal({ sink: sink.name, err: error }, 'Lane failed.');
+      this.#log.fatal(
+        { sink: sink.name, err: error },
+        'Lane failed; stopping so the forwarder restarts from the checkpoint.',
+      );
+      this.#deps.onFatal?.(error);
     });
     await runtime.lanePromise;
   }

@@ -97,18 +97,26 @@ async function runDaemon(
   statusListen: string | undefined,
 ): Promise<number> {
   const log = createLogger(config.logLevel);
-  const forwarder = new Forwarder(config, {
-    log,
-    stdout: process.stdout,
-    ...(statusListen !== undefined && { statusListen }),
+  let reportFatal: (reason: 'fatal') => void = () => undefined;
+  const fatal = new Promise<'fatal'>((resolve) => {
+    reportFatal = resolve;
   });
+  let forwarder: Forwarder;
   try {
+    forwarder = new Forwarder(config, {
+      log,
+      stdout: process.stdout,
+      ...(statusListen !== undefined && { statusListen }),
+      onFatal: () => {
+        reportFatal('fatal');
+      },
+    });
     await forwarder.start();
   } catch (error) {
     log.fatal({ err: error }, 'Cannot start the forwarder.');
     return 1;
   }
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+  const signal = new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGTERM', () => {
       resolve('SIGTERM');
     });
@@ -116,7 +124,8 @@ async function runDaemon(
       resolve('SIGINT');
     });
   });
-  log.info({ signal }, 'Stopping: flushing in-flight events and saving the checkpoint.');
+  const reason = await Promise.race([signal, fatal]);
+  log.info({ reason }, 'Stopping: flushing in-flight events and saving the checkpoint.');
   // A second signal means the operator does not want to wait for the drain.
   const forceExit = (): void => {
     log.warn('Second signal: exiting now; unacknowledged events will be re-read on start.');
@@ -125,7 +134,7 @@ async function runDaemon(
   process.once('SIGTERM', forceExit);
   process.once('SIGINT', forceExit);
   await forwarder.stop();
-  return 0;
+  return reason === 'fatal' ? 1 : 0;
 }
 
 main(process.argv.slice(2)).then(
