@@ -48,6 +48,7 @@ export class LaneCursor implements LineSource {
   readonly sink: string;
   readonly #host: CursorHost;
   readonly #states = new Map<TrackedFile, LaneFileState>();
+  #readBuffer: Buffer = Buffer.alloc(0);
   readonly #verifyBuffer = Buffer.alloc(FINGERPRINT_MAX_BYTES);
   #queue: SourceItem[] = [];
   #queueHead = 0;
@@ -157,7 +158,11 @@ export class LaneCursor implements LineSource {
     // Captured before the read: see the copytruncate check below.
     const wasActive = file.state === 'active';
     const head = file.head;
-    const buffer = Buffer.allocUnsafe(this.#nextReadBytes);
+    // One buffer per cursor, reused: reads happen only once every item of the previous read was
+    // handed out, and items are valid until the next pull (source.ts), so nothing still points into
+    // it. A fresh megabyte per read made the read path the largest source of garbage.
+    if (this.#readBuffer.length < this.#nextReadBytes) this.#readBuffer = Buffer.allocUnsafe(this.#nextReadBytes);
+    const buffer = this.#readBuffer.subarray(0, this.#nextReadBytes);
     let bytesRead: number;
     try {
       ({ bytesRead } = await handle.read(buffer, 0, buffer.length, state.offset));

@@ -99,10 +99,14 @@ describe('the forwarder end to end', () => {
     expect(output.map(withoutEnrichment)).toEqual(good.map((line) => JSON.parse(line) as unknown));
     await waitFor(
       async () => {
-        const status = await fetchJson<{ deadLetter: { count: number } }>(`${daemon.statusUrl}/status`);
-        return status.deadLetter.count === 2;
+        const status = await fetchJson<{
+          deadLetter: { count: number };
+          files: { acknowledgedOffset: number; size: number }[];
+        }>(`${daemon.statusUrl}/status`);
+        const file = status.files[0];
+        return status.deadLetter.count === 2 && file !== undefined && file.acknowledgedOffset === file.size;
       },
-      { what: 'two dead-letter records in /status' },
+      { what: 'two dead-letter records and the whole file acknowledged in /status' },
     );
     const status = await fetchJson<{
       files: { path: string; acknowledgedOffset: number; size: number }[];
