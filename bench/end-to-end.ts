@@ -197,9 +197,14 @@ export function fileSink(dir: string): Promise<SinkUnderTest> {
 
 /** The test suite's fake Elasticsearch, in a process of its own; stored = documents it kept. */
 export async function elasticsearchSink(): Promise<SinkUnderTest> {
-  const child = spawn(process.execPath, [new URL('./es-fake-process.ts', import.meta.url).pathname], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  // The fake keeps every document (a million of them) in memory: give it room.
+  const child = spawn(
+    process.execPath,
+    ['--max-old-space-size=16384', new URL('./es-fake-process.ts', import.meta.url).pathname],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   const { url } = await jsonLineWith(child, 'url');
   return {
     name: 'fake Elasticsearch (separate process)',

@@ -3,7 +3,7 @@
 // {"documents"} (what it stored) on SIGTERM.
 import { FakeElasticsearch } from '../test/fakes/es-bulk-server.ts';
 
-const fake = await FakeElasticsearch.start({});
+const fake = await FakeElasticsearch.start({ recordRequests: false });
 process.stdout.write(`${JSON.stringify({ url: fake.url })}\n`);
 process.once('SIGTERM', () => {
   const documents = fake.documents().length;

@@ -58,6 +58,11 @@ export interface FakeEsOptions {
   readonly tls?: { readonly key: string | Buffer; readonly cert: string | Buffer };
   /** Clock for backing-index dates and ILM timestamps. */
   readonly now?: () => Date;
+  /**
+   * Keep every request (headers and body) for assertions. Default true; the benchmark turns it off so that a
+   * million-event run does not hold gigabytes of request bodies. Documents are kept either way.
+   */
+  readonly recordRequests?: boolean;
 }
 
 export interface FakeEsAuth {
@@ -273,6 +278,7 @@ export class FakeElasticsearch {
   readonly #deniedActions = new Set<string>();
   readonly #deniedWriteIndices = new Set<string>();
   readonly #requests: RecordedRequest[] = [];
+  readonly #recordRequests: boolean;
   #port = 0;
 
   private constructor(options: FakeEsOptions) {
@@ -283,6 +289,7 @@ export class FakeElasticsearch {
     this.#totalFieldsLimit = options.totalFieldsLimit ?? 1000;
     this.#autoCreateIndex = options.autoCreateIndex ?? true;
     this.#now = options.now ?? (() => new Date());
+    this.#recordRequests = options.recordRequests ?? true;
     this.#protocol = options.tls ? 'https' : 'http';
     const handler = (req: IncomingMessage, res: ServerResponse): void => {
       this.#handle(req, res).catch((error: unknown) => {
@@ -535,7 +542,7 @@ export class FakeElasticsearch {
       status: 0,
       ...(fault ? { fault: fault.type } : {}),
     };
-    this.#requests.push(record);
+    if (this.#recordRequests) this.#requests.push(record);
     return record;
   }
 
