@@ -1,7 +1,8 @@
 // Offline access to checkpoint.json for the `checkpoint` commands: read it (telling missing from
 // corrupt), look at the files it names, and write a changed copy through the store's atomic write.
 // The format and its parser stay in checkpoint/store.ts; nothing here guesses at it.
-import { copyFile, open, readdir, readFile, stat } from 'node:fs/promises';
+import { lineAlignedEnd } from '../source/line-aligned-end.ts';
+import { copyFile, type FileHandle, open, readdir, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { CHECKPOINT_FILE, parseCheckpoint, writeFileAtomically } from '../checkpoint/store.ts';
 import { backupMatcher } from '../source/backups.ts';
@@ -122,7 +123,7 @@ export async function inspectEntryFile(entry: CheckpointEntry, offset?: number):
     if (stats.dev !== entry.dev || stats.ino !== entry.ino) return { isSameFile: false, isCompressed: false };
     const head = await readHead(handle, 2);
     if (head.compressed) return { isSameFile: true, isCompressed: true };
-    const lineAlignedEnd = await findLineAlignedEnd(handle, stats.size);
+    const alignedEnd = await lineAlignedEnd(handle, stats.size);
     const boundary =
       offset === undefined || offset > stats.size
         ? undefined
@@ -131,7 +132,7 @@ export async function inspectEntryFile(entry: CheckpointEntry, offset?: number):
       isSameFile: true,
       isCompressed: false,
       size: stats.size,
-      lineAlignedEnd,
+      lineAlignedEnd: alignedEnd,
       ...(boundary && { boundary }),
     };
   } finally {
@@ -139,23 +140,8 @@ export async function inspectEntryFile(entry: CheckpointEntry, offset?: number):
   }
 }
 
-type Handle = Awaited<ReturnType<typeof open>>;
-
-async function findLineAlignedEnd(handle: Handle, size: number): Promise<number> {
-  const buffer = Buffer.alloc(64 * 1024);
-  let end = size;
-  while (end > 0) {
-    const from = Math.max(0, end - buffer.length);
-    const { bytesRead } = await handle.read(buffer, 0, end - from, from);
-    const newline = buffer.subarray(0, bytesRead).lastIndexOf(0x0a);
-    if (newline !== -1) return from + newline + 1;
-    end = from;
-  }
-  return 0;
-}
-
 async function lineBoundary(
-  handle: Handle,
+  handle: FileHandle,
   offset: number,
   size: number,
 ): Promise<{ isLineStart: boolean; nextLineStart?: number }> {
@@ -198,7 +184,7 @@ export async function entriesAtEnd(
       const isActive = name === activeName;
       let size = stats.size;
       if (head.compressed) size = (await readGzipTrailerSize(handle, stats.size)) ?? 0;
-      const offset = isActive ? await findLineAlignedEnd(handle, stats.size) : size;
+      const offset = isActive ? await lineAlignedEnd(handle, stats.size) : size;
       entries.push({
         key: newFileKey(stats.dev, stats.ino),
         path,

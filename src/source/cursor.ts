@@ -161,7 +161,8 @@ export class LaneCursor implements LineSource {
     // One buffer per cursor, reused: reads happen only once every item of the previous read was
     // handed out, and items are valid until the next pull (source.ts), so nothing still points into
     // it. A fresh megabyte per read made the read path the largest source of garbage.
-    if (this.#readBuffer.length < this.#nextReadBytes) this.#readBuffer = Buffer.allocUnsafe(this.#nextReadBytes);
+    if (this.#readBuffer.length < this.#nextReadBytes)
+      this.#readBuffer = Buffer.allocUnsafe(this.#nextReadBytes);
     const buffer = this.#readBuffer.subarray(0, this.#nextReadBytes);
     let bytesRead: number;
     try {

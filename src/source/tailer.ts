@@ -3,6 +3,7 @@
 // descriptor held since it was found, whatever happens to its name; a file whose bytes some sink
 // never read is never dropped silently (data loss is recorded, logged and reported); the
 // checkpoint keeps, per file identity, every sink's acknowledged offset.
+import { lineAlignedEnd } from './line-aligned-end.ts';
 import { open, readdir, stat, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Logger } from 'pino';
@@ -1286,18 +1287,4 @@ async function closeQuietly(file: TrackedFile): Promise<void> {
   const handle = file.handle;
   file.handle = undefined;
   await handle?.close().catch(() => undefined);
-}
-
-/** The end of the last complete line at or before `size` (startAt "end" must not start mid-line). */
-async function lineAlignedEnd(handle: FileHandle, size: number): Promise<number> {
-  const buffer = Buffer.alloc(64 * 1024);
-  let end = size;
-  while (end > 0) {
-    const from = Math.max(0, end - buffer.length);
-    const { bytesRead } = await handle.read(buffer, 0, end - from, from);
-    const newline = buffer.subarray(0, bytesRead).lastIndexOf(0x0a);
-    if (newline !== -1) return from + newline + 1;
-    end = from;
-  }
-  return 0;
 }

@@ -4,6 +4,7 @@ import { mkdir, open, truncate, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { describeError, ForwarderError } from '../../errors.ts';
 import { toEnrichedJson } from '../../pipeline/enrich.ts';
+import { lineAlignedEnd } from '../../source/line-aligned-end.ts';
 import type { Batch, SendResult, Sink } from '../sink.ts';
 
 export interface FileSinkOptions {
@@ -94,19 +95,10 @@ async function repairTornTail(path: string): Promise<void> {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
     throw error;
   }
-  let keep: number | undefined;
+  let keep: number;
   try {
     const { size } = await handle.stat();
-    const buffer = Buffer.allocUnsafe(64 * 1024);
-    let end = size;
-    while (end > 0 && keep === undefined) {
-      const start = Math.max(0, end - buffer.length);
-      const { bytesRead } = await handle.read(buffer, 0, end - start, start);
-      const newline = buffer.subarray(0, bytesRead).lastIndexOf(0x0a);
-      if (newline !== -1) keep = start + newline + 1;
-      end = start;
-    }
-    keep ??= 0;
+    keep = await lineAlignedEnd(handle, size);
     if (keep === size) return;
   } finally {
     await handle.close();
