@@ -145,6 +145,8 @@ interface OpenedCandidate {
 }
 
 const DEFAULT_ROTATED_SETTLE_MS = 1000;
+/** While newer files wait for an older one, how often to look whether it has turned up. */
+const HOLD_RECHECK_MS = 100;
 const DEFAULT_MISSING_FILE_GRACE_MS = 5000;
 const DEFAULT_FINISHED_RETENTION_MS = 10 * 60_000;
 const MAX_LOST_SHOWN = 50;
@@ -171,6 +173,9 @@ export class AuditLogTailer implements CursorHost {
   readonly #skipReportedUpTo = new Map<string, number>();
   /** Checkpoint entries not found yet, with when we started looking. */
   readonly #pendingStored = new Map<string, { readonly entry: FileCheckpoint; readonly sinceMs: number }>();
+  /** Backups of unknown content still being written (a .gz in progress), by path: first seen at. */
+  readonly #incompleteBackups = new Map<string, number>();
+  #holdTimer: NodeJS.Timeout | undefined;
   #readable: TrackedFile[] = [];
   #lost: TrackedFile[] = [];
   #changeSeq = 0;
@@ -242,6 +247,7 @@ export class AuditLogTailer implements CursorHost {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    clearTimeout(this.#holdTimer);
     await this.#watcher.close();
     if (this.#saveTimer) clearTimeout(this.#saveTimer);
     await this.#scanning;
@@ -258,7 +264,34 @@ export class AuditLogTailer implements CursorHost {
   }
 
   readableFiles(): readonly TrackedFile[] {
-    return this.#readable;
+    return this.#isWaitingForOlderFiles() ? [] : this.#readable;
+  }
+
+  /**
+   * Order across files: while an older file is known to exist but cannot be read yet (a checkpointed
+   * file not found again, or a backup whose .gz is still being written), newer files wait too, for at
+   * most the grace period; otherwise its events would arrive after newer ones.
+   */
+  #isWaitingForOlderFiles(): boolean {
+    const now = Date.now();
+    const graceMs = this.#options.missingFileGraceMs ?? DEFAULT_MISSING_FILE_GRACE_MS;
+    let waiting = false;
+    for (const [path, sinceMs] of this.#incompleteBackups) {
+      if (now - sinceMs < graceMs) waiting = true;
+      else this.#incompleteBackups.delete(path);
+    }
+    for (const { entry, sinceMs } of this.#pendingStored.values()) {
+      if (entry.state !== 'finished' && now - sinceMs < graceMs) waiting = true;
+    }
+    // Nothing else may announce the end of the wait: look again shortly.
+    if (waiting && this.#holdTimer === undefined && !this.#closed) {
+      this.#holdTimer = setTimeout(() => {
+        this.#holdTimer = undefined;
+        this.#bump();
+      }, HOLD_RECHECK_MS);
+      this.#holdTimer.unref();
+    }
+    return waiting;
   }
 
   startOffset(sink: string, file: TrackedFile): number {
@@ -408,9 +441,11 @@ export class AuditLogTailer implements CursorHost {
       }
       if (!candidate.isActivePath && (!head.complete || this.#isPrefixOfKnownHead(head.bytes))) {
         // A .gz or a copy still being written: looked at again by the next scan.
+        this.#noteIncompleteBackup(candidate.path, head.bytes);
         await handle.close();
         continue;
       }
+      this.#incompleteBackups.delete(candidate.path);
       await this.#adoptNew(item, scanId, isFirstRun ? startAt : 'beginning', seqOf.get(item));
     }
 
@@ -640,9 +675,11 @@ export class AuditLogTailer implements CursorHost {
       return false;
     }
     if (!head.complete || this.#isPrefixOfKnownHead(head.bytes)) {
+      this.#noteIncompleteBackup(candidate.path, head.bytes);
       await handle.close();
       return false;
     }
+    this.#incompleteBackups.delete(candidate.path);
     const stored = this.#matchPendingStored(candidate, head);
     if (stored) {
       this.#pendingStored.delete(stored.key);
@@ -843,6 +880,13 @@ export class AuditLogTailer implements CursorHost {
     });
     this.#recordLoss(file, 'truncated-before-read', true);
     this.#markLost(file);
+  }
+
+  /** A backup whose content is not readable yet and is no copy of a file we know: it may be older. */
+  #noteIncompleteBackup(path: string, headBytes: Buffer): void {
+    // Nothing decompressed yet tells nothing; a prefix of a known head is that file's copy (the usual .gz).
+    if (headBytes.length === 0 || this.#isPrefixOfKnownHead(headBytes)) return;
+    if (!this.#incompleteBackups.has(path)) this.#incompleteBackups.set(path, Date.now());
   }
 
   #matchPendingStored(candidate: Candidate, head: FileHead): FileCheckpoint | undefined {
