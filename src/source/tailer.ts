@@ -884,9 +884,17 @@ export class AuditLogTailer implements CursorHost {
 
   /** A backup whose content is not readable yet and is no copy of a file we know: it may be older. */
   #noteIncompleteBackup(path: string, headBytes: Buffer): void {
-    // Nothing decompressed yet tells nothing; a prefix of a known head is that file's copy (the usual .gz).
-    if (headBytes.length === 0 || this.#isPrefixOfKnownHead(headBytes)) return;
+    // A prefix of a known head is that file's copy (the usual .gz). With nothing decompressed yet, the
+    // .gz of a file we track under its plain name is that file's copy too; anything else may be older.
+    if (headBytes.length > 0 && this.#isPrefixOfKnownHead(headBytes)) return;
+    if (headBytes.length === 0 && path.endsWith('.gz') && this.#isKnownPath(path.slice(0, -3))) return;
     if (!this.#incompleteBackups.has(path)) this.#incompleteBackups.set(path, Date.now());
+  }
+
+  #isKnownPath(path: string): boolean {
+    for (const file of this.#files.values()) if (file.path === path) return true;
+    for (const alias of this.#aliases.values()) if (alias.path === path) return true;
+    return false;
   }
 
   #matchPendingStored(candidate: Candidate, head: FileHead): FileCheckpoint | undefined {
