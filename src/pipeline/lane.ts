@@ -297,8 +297,10 @@ export class Lane {
     const startedAt = performance.now();
     const signal = this.#sendAbort.signal;
     try {
-      await this.#writeDeadLetters(batch.deadLetters, signal);
+      // Sent before the dead-letter write, so that sink.send is called in dispatch order (it is reached
+      // without an await): a sink that appends, like the file sink, then keeps the file's order.
       if (batch.events.length > 0) await this.#sendUntilSettled(batch.seq, batch.events, signal);
+      await this.#writeDeadLetters(batch.deadLetters, signal);
       for (const segment of batch.segments) this.#ack(segment);
       this.#deps.metrics.batchDuration.observe({ sink: this.name }, (performance.now() - startedAt) / 1000);
     } catch (error) {

@@ -188,11 +188,7 @@ async function runTrial(seed: number): Promise<void> {
       // The run re-delivers exactly from the checkpoint: its output is a prefix of what was not acknowledged.
       const expected: number[] = [];
       for (let index = 0; index < model.keys.length; index++) if (!acked.has(index)) expected.push(index);
-      if (actual.length > 0 && actual[0] !== expected[0]) {
-        violations.push(
-          `run ${r}: resumed at ${name(actual[0])}, not at the checkpoint ${name(expected[0])}`,
-        );
-      }
+
       // Per file (the guarantee: issue 3 asks for per-file order), the run re-delivers exactly from the
       // checkpoint, in written order.
       for (const [file, fileActual] of byFile(actual, model.fileOf)) {
