@@ -44,7 +44,9 @@ async function start(config: Record<string, unknown>): Promise<DaemonHandle> {
 
 async function outputLines(): Promise<Record<string, unknown>[]> {
   const text = await readFile(join(dir, 'out', 'events.jsonl'), 'utf8').catch(() => '');
+  // The sink may be mid-append: only complete lines count.
   return text
+    .slice(0, text.lastIndexOf('\n') + 1)
     .split('\n')
     .filter(Boolean)
     .map((line) => JSON.parse(line) as Record<string, unknown>);
