@@ -246,7 +246,7 @@ async function runTrial(seed: number): Promise<void> {
 describe('crash torture: SIGKILL at random moments while the API server writes and rotates (file sink)', () => {
   for (const seed of seeds) {
     const variant = tortureParams(seed).variant;
-    it(`seed ${seed} (${variant}): no loss, order held, duplicates only after the persisted checkpoint`, async () => {
+    it(`seed ${seed} (${variant}): no loss, per-file order held, duplicates only after the persisted checkpoint`, async () => {
       await runTrial(seed);
     }, 120_000);
   }
