@@ -168,28 +168,6 @@ async function runTrial(seed: number): Promise<void> {
           `run ${r}: sent ${again.length} events again that the checkpoint had acknowledged, e.g. ${name(again[0])}`,
         );
       }
-      // With one batch in flight, a run resumes each file at its first event after the checkpoint
-      // (per file: issue 3 guarantees per-file order).
-      if (params.maxInFlightBatches === 1) {
-        const resumedFiles = new Set<number>();
-        for (const index of sent) {
-          const file = model.fileOf[index] ?? -1;
-          if (resumedFiles.has(file)) continue;
-          resumedFiles.add(file);
-          let firstUnacked = 0;
-          while (
-            firstUnacked < model.keys.length &&
-            (acked.has(firstUnacked) || model.fileOf[firstUnacked] !== file)
-          ) {
-            firstUnacked++;
-          }
-          if (index !== firstUnacked) {
-            violations.push(
-              `run ${r}: resumed file ${file} at ${name(index)}, not at the checkpoint ${name(firstUnacked)}`,
-            );
-          }
-        }
-      }
       previousAcked = acked;
     }
     // Exactly one document per auditID+stage.
