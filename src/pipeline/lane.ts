@@ -40,14 +40,21 @@ export type SinkState = 'ok' | 'retrying' | 'failing';
 /** What /status shows of a lane; read-only snapshot. */
 export interface LaneStatus {
   readonly name: string;
+  /** The config's `type`: file, stdout, elasticsearch... */
   readonly type: string;
   readonly state: SinkState;
+  /** The last failure (send or start-up check), secrets removed. */
   readonly lastError?: string;
+  /** When the current run of failures began. */
   readonly failingSince?: string;
   readonly lastSuccessAt?: string;
+  /** Events acknowledged by the sink since start. */
   readonly delivered: number;
+  /** Failed attempts that were retried since start. */
   readonly retried: number;
+  /** Events written to the dead-letter file instead of this sink since start. */
   readonly deadLettered: number;
+  /** Events that lost request/response bodies to fit the sink since start. */
   readonly shrunk: number;
   readonly inFlightBatches: number;
   readonly inFlightBytes: number;

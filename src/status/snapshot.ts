@@ -1,6 +1,7 @@
 // The shape of GET /status: what ops read to decide whether audit data is flowing, how far
 // behind it is and whether anything was lost. Built fresh per request; never holds secrets.
 // The `status` CLI reads this document, so fields are only ever added, never renamed.
+import type { LaneStatus } from '../pipeline/lane.ts';
 
 /** A file's lifecycle: written by the API server, renamed away, read to the end by every sink, or gone unread. */
 export type FileState = 'active' | 'rotated' | 'finished' | 'lost';
@@ -51,28 +52,9 @@ export interface FileStatusView {
 /** starting: the start-up check has not passed yet (and has not failed). */
 export type SinkStateView = 'starting' | 'ok' | 'retrying' | 'failing';
 
-export interface SinkStatusView {
-  readonly name: string;
-  /** The config's `type`: file, stdout, elasticsearch... */
-  readonly type: string;
+/** A lane's status (see LaneStatus for the fields) with the start-up state and its lag. */
+export interface SinkStatusView extends Omit<LaneStatus, 'state'> {
   readonly state: SinkStateView;
-  /** The last failure (send or start-up check), secrets removed. */
-  readonly lastError?: string;
-  /** When the current run of failures began. */
-  readonly failingSince?: string;
-  readonly lastSuccessAt?: string;
-  /** Events acknowledged by the sink since start. */
-  readonly delivered: number;
-  /** Failed attempts that were retried since start. */
-  readonly retried: number;
-  /** Events written to the dead-letter file instead of this sink since start. */
-  readonly deadLettered: number;
-  /** Events that lost request/response bodies to fit the sink since start. */
-  readonly shrunk: number;
-  readonly inFlightBatches: number;
-  readonly inFlightBytes: number;
-  /** Time of the oldest event read but not yet acknowledged. */
-  readonly oldestUnackedEventTime?: string;
   /** Bytes of the audit files not yet acknowledged by this sink (read or not). */
   readonly lagBytes: number;
   /**
