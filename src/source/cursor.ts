@@ -21,6 +21,8 @@ export interface CursorHost {
   readonly changeSeq: number;
   /** Files to read, oldest first, the active file last. */
   readableFiles(): readonly TrackedFile[];
+  /** True while reading must pause for an older file that is known but not readable yet. */
+  isWaitingForOlderFiles(): boolean;
   /** Where `sink` starts in a file it has no state for: its acknowledged offset or the file's start offset. */
   startOffset(sink: string, file: TrackedFile): number;
   /** Resolves once changeSeq differs from `seq` (or after timeoutMs); rejects when the signal aborts. */
@@ -105,6 +107,8 @@ export class LaneCursor implements LineSource {
   }
 
   #pick(): TrackedFile | undefined {
+    // Pausing must not drop per-file state (offsets read but not yet acknowledged): check first.
+    if (this.#host.isWaitingForOlderFiles()) return undefined;
     const files = this.#host.readableFiles();
     if (this.#states.size > files.length) this.#forgetGone(files);
     for (const file of files) {

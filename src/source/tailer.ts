@@ -264,7 +264,11 @@ export class AuditLogTailer implements CursorHost {
   }
 
   readableFiles(): readonly TrackedFile[] {
-    return this.#isWaitingForOlderFiles() ? [] : this.#readable;
+    return this.#readable;
+  }
+
+  isWaitingForOlderFiles(): boolean {
+    return this.#isWaitingForOlderFiles();
   }
 
   /**
