@@ -175,6 +175,8 @@ export class AuditLogTailer implements CursorHost {
   readonly #pendingStored = new Map<string, { readonly entry: FileCheckpoint; readonly sinceMs: number }>();
   /** Backups of unknown content still being written (a .gz in progress), by path: first seen at. */
   readonly #incompleteBackups = new Map<string, number>();
+  /** Backups already waited for once (bounded by the number of backup names seen in a run). */
+  readonly #waitedForBackups = new Set<string>();
   #holdTimer: NodeJS.Timeout | undefined;
   #readable: TrackedFile[] = [];
   #lost: TrackedFile[] = [];
@@ -282,7 +284,12 @@ export class AuditLogTailer implements CursorHost {
     let waiting = false;
     for (const [path, sinceMs] of this.#incompleteBackups) {
       if (now - sinceMs < graceMs) waiting = true;
-      else this.#incompleteBackups.delete(path);
+      else {
+        // Waited once: a backup that stays incomplete (e.g. a small file whose head never fills)
+        // must not pause reading again at every scan.
+        this.#incompleteBackups.delete(path);
+        this.#waitedForBackups.add(path);
+      }
     }
     for (const { entry, sinceMs } of this.#pendingStored.values()) {
       if (entry.state !== 'finished' && now - sinceMs < graceMs) waiting = true;
@@ -892,7 +899,9 @@ export class AuditLogTailer implements CursorHost {
     // .gz of a file we track under its plain name is that file's copy too; anything else may be older.
     if (headBytes.length > 0 && this.#isPrefixOfKnownHead(headBytes)) return;
     if (headBytes.length === 0 && path.endsWith('.gz') && this.#isKnownPath(path.slice(0, -3))) return;
-    if (!this.#incompleteBackups.has(path)) this.#incompleteBackups.set(path, Date.now());
+    if (!this.#incompleteBackups.has(path) && !this.#waitedForBackups.has(path)) {
+      this.#incompleteBackups.set(path, Date.now());
+    }
   }
 
   #isKnownPath(path: string): boolean {
