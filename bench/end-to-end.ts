@@ -2,6 +2,7 @@
 // Reports events/s, MB/s, peak RSS (VmHWM of the forwarder process) and the machine it ran on.
 // Usage: node bench/end-to-end.ts [--events N] [--sink file|elasticsearch] [--large-ratio R]
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +20,7 @@ export interface EndToEndResult {
   readonly eventsPerSecond: number;
   readonly megabytesPerSecond: number;
   readonly peakRssMB: number;
+  readonly nodeFlags: string;
   readonly node: string;
   readonly cpu: string;
 }
@@ -31,7 +33,9 @@ export interface SinkUnderTest {
   close(): Promise<number>;
 }
 
-const MAIN = new URL('../src/main.ts', import.meta.url).pathname;
+// The built forwarder, as the image runs it (`npm ci` builds dist/; bench/run.ts rebuilds it first).
+// Running the .ts sources would add Node's type stripper to every thread's memory.
+const MAIN = new URL('../dist/main.js', import.meta.url).pathname;
 
 /** Writes `events` generated lines to `path` in large writes; returns the byte count. */
 export async function generateAuditLog(
@@ -87,6 +91,18 @@ function jsonLineWith(child: ChildProcess, key: string): Promise<Record<string, 
   });
 }
 
+/** Prints the forwarder's heap and external memory (BENCH_TRACE_MEMORY=1), to see where RSS goes. */
+async function traceMemory(statusUrl: string): Promise<void> {
+  const text = await (await fetch(statusUrl.replace(/\/status$/, '/metrics'))).text();
+  const pick = (name: string): string => {
+    const match = new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text);
+    return match ? `${Math.round(Number(match[1]) / 1024 / 1024)}MB` : '?';
+  };
+  process.stderr.write(
+    `rss ${pick('audit_forwarder_process_resident_memory_bytes')} heap ${pick('audit_forwarder_nodejs_heap_size_used_bytes')}/${pick('audit_forwarder_nodejs_heap_size_total_bytes')} external ${pick('audit_forwarder_nodejs_external_memory_bytes')}\n`,
+  );
+}
+
 async function deliveredCount(statusUrl: string): Promise<number> {
   const response = await fetch(statusUrl);
   const status = (await response.json()) as { sinks: { delivered: number }[] };
@@ -114,12 +130,16 @@ export async function runEndToEnd(options: {
         source: { path: logPath },
         state: { dir: join(dir, 'state') },
         sinks: [sink.config],
+        // BENCH_DELIVERY (JSON) overrides delivery settings, e.g. {"encodeWorkers":0}, for comparisons.
+        ...(process.env.BENCH_DELIVERY === undefined
+          ? {}
+          : { delivery: JSON.parse(process.env.BENCH_DELIVERY) as Record<string, unknown> }),
       }),
     );
     const started = performance.now();
     const child = spawn(
       process.execPath,
-      [MAIN, 'run', '--config', configPath, '--status-listen', '127.0.0.1:0'],
+      [...forwarderNodeArgs(), MAIN, 'run', '--config', configPath, '--status-listen', '127.0.0.1:0'],
       {
         stdio: ['ignore', 'pipe', 'inherit'],
       },
@@ -139,6 +159,7 @@ export async function runEndToEnd(options: {
         if (child.exitCode !== null) throw new Error(`forwarder exited with ${child.exitCode}`);
         if (child.pid !== undefined) peak = Math.max(peak, await peakRssMB(child.pid).catch(() => 0));
         if ((await deliveredCount(statusUrl)) >= options.events) break;
+        if (process.env.BENCH_TRACE_MEMORY === '1') await traceMemory(statusUrl);
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
     } finally {
@@ -157,12 +178,27 @@ export async function runEndToEnd(options: {
       eventsPerSecond: Math.round(options.events / seconds),
       megabytesPerSecond: round(bytes / 1024 / 1024 / seconds),
       peakRssMB: peak,
+      nodeFlags: forwarderNodeArgs().join(' '),
       node: process.version,
       cpu: `${cpus()[0]?.model ?? 'unknown'} ×${cpus().length}`,
     };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Node flags for the forwarder: the image's NODE_OPTIONS (read from the Dockerfile, so the benchmark runs
+ * what ships), or BENCH_FORWARDER_NODE_ARGS instead (e.g. to add --cpu-prof).
+ */
+export function forwarderNodeArgs(): string[] {
+  const flags =
+    process.env.BENCH_FORWARDER_NODE_ARGS ??
+    /^ENV NODE_OPTIONS="([^"]*)"/m.exec(
+      readFileSync(new URL('../Dockerfile', import.meta.url), 'utf8'),
+    )?.[1] ??
+    '';
+  return flags.split(' ').filter((arg) => arg !== '');
 }
 
 function round(value: number): number {

@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { CheckpointStore } from './checkpoint/store.ts';
 import type { ResolvedConfig } from './config/load.ts';
 import { describeError } from './errors.ts';
+import { type BatchEncoder, createBatchEncoder, encodeWorkerCount } from './pipeline/encoder-pool.ts';
 import { Lane } from './pipeline/lane.ts';
 import { createSink } from './sinks/create-sink.ts';
 import { DeadLetterFile } from './sinks/dead-letter.ts';
@@ -55,6 +56,8 @@ export class Forwarder {
   readonly #stopReading = new AbortController();
   readonly #sinks: SinkRuntime[];
   readonly #deadLetter: DeadLetterFile;
+  /** Shared by the lanes: one pool of encoder threads for the process. */
+  readonly #encoder: BatchEncoder;
   #status: StatusServer | undefined;
   #store: CheckpointStore | undefined;
   #storeError: string | undefined;
@@ -69,6 +72,7 @@ export class Forwarder {
     this.#log = deps.log;
     this.metrics = new ForwarderMetrics({ collectProcessMetrics: deps.collectProcessMetrics ?? true });
     this.#deadLetter = new DeadLetterFile(config.state.dir);
+    this.#encoder = createBatchEncoder(encodeWorkerCount(config.delivery.encodeWorkers), deps.log);
     this.#sinks = config.sinks.map((sinkConfig) => ({
       sink: createSink(sinkConfig, { log: deps.log.child({ sink: sinkConfig.name }), stdout: deps.stdout }),
       healthy: false,
@@ -204,6 +208,7 @@ export class Forwarder {
         source: tailer.openCursor(sink.name),
         enrich: { cluster: this.#config.cluster, node: this.#config.node },
         deadLetter: this.#deadLetter,
+        encoder: this.#encoder,
         onAcknowledged: (fileKey, offset) => {
           tailer.acknowledge(sink.name, fileKey, offset);
         },
@@ -260,6 +265,7 @@ export class Forwarder {
     await this.#tailer?.close();
     await Promise.all(this.#sinks.map((runtime) => runtime.sink.close().catch(() => undefined)));
     await this.#deadLetter.close();
+    await this.#encoder.close();
     await this.#status?.close();
     this.#log.info({ drained }, 'Forwarder stopped.');
     return { drained };

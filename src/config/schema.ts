@@ -94,6 +94,15 @@ export const deliverySchema = z
     retry: retrySchema.default({ initialBackoffMs: 500, maxBackoffMs: 30_000 }),
     /** How long SIGTERM waits for in-flight batches before exiting without checkpointing them. */
     shutdownTimeoutMs: positiveInt.default(10_000),
+    /**
+     * Worker threads that parse and encode events (most of the CPU per event); 0 does it on the main
+     * thread. auto: one per CPU, at most 4.
+     */
+    encodeWorkers: z
+      .union([z.literal('auto'), z.number().int().min(0).max(64)], {
+        error: 'expected "auto" or a whole number from 0 to 64',
+      })
+      .default('auto'),
   })
   .strict();
 
@@ -167,6 +176,7 @@ export const configSchema = z
       maxBufferedBytes: 32 * MiB,
       retry: { initialBackoffMs: 500, maxBackoffMs: 30_000 },
       shutdownTimeoutMs: 10_000,
+      encodeWorkers: 'auto',
     }),
     sinks: z.array(sinkSchema).min(1, { error: 'expected at least one sink' }),
   })

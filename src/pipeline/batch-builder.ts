@@ -1,32 +1,38 @@
-// Accumulates one batch: events, dead-letter records, and the file ranges the batch covers, so
-// that acknowledging the batch acknowledges exactly those ranges.
+// Accumulates one batch: its raw lines, the dead-letter records found while reading (oversize lines),
+// and the file ranges the batch covers, so that acknowledging the batch acknowledges exactly those.
 import type { AckTracker, Segment } from '../checkpoint/ack-tracker.ts';
 import type { DeadLetterRecord } from '../sinks/dead-letter.ts';
-import type { OutEvent } from './event.ts';
+import type { FileRef } from '../source/source.ts';
+import { type BatchInput, BatchInputBuilder } from './batch-input.ts';
+import type { BufferPool } from './buffer-pool.ts';
+
+/** Lines tried by firstEventTime() before it gives up (invalid lines are not events). */
+const SCANNED_FOR_TIME = 10;
 
 export interface BuiltBatch {
   readonly seq: number;
-  readonly events: readonly OutEvent[];
+  readonly input: BatchInput;
   readonly deadLetters: readonly DeadLetterRecord[];
   readonly segments: readonly Segment[];
+  /** Bytes of lines held, for the lane's memory bound. */
   readonly bytes: number;
-  readonly oldestEventTime: string | undefined;
 }
 
 export class BatchBuilder {
   readonly #tracker: AckTracker;
-  #events: OutEvent[] = [];
+  readonly #input: BatchInputBuilder;
   #deadLetters: DeadLetterRecord[] = [];
   #segments: Segment[] = [];
   #bytes = 0;
-  #oldestEventTime: string | undefined;
+  #firstEventTime: string | undefined;
 
-  constructor(tracker: AckTracker) {
+  constructor(tracker: AckTracker, pool: BufferPool, initialBytes: number) {
     this.#tracker = tracker;
+    this.#input = new BatchInputBuilder(pool, initialBytes);
   }
 
-  get eventCount(): number {
-    return this.#events.length;
+  get lineCount(): number {
+    return this.#input.lineCount;
   }
 
   get deadLetterCount(): number {
@@ -41,17 +47,25 @@ export class BatchBuilder {
     return this.#segments.length === 0;
   }
 
-  get oldestEventTime(): string | undefined {
-    return this.#oldestEventTime;
+  /**
+   * The time of the first event held, for /status: lines are parsed only once the batch is dispatched, so
+   * this parses the first lines (until one has a time) when asked. Lines are in file order, which is close
+   * to time order.
+   */
+  firstEventTime(): string | undefined {
+    for (let index = 0; this.#firstEventTime === undefined && index < SCANNED_FOR_TIME; index++) {
+      const line = this.#input.line(index);
+      if (line === undefined) break;
+      this.#firstEventTime = timeOfLine(line);
+    }
+    return this.#firstEventTime;
   }
 
-  addEvent(event: OutEvent, bytes: number, fileKey: string, start: number, end: number): void {
-    this.#events.push(event);
-    this.#bytes += bytes;
-    if (this.#oldestEventTime === undefined || event.timestamp < this.#oldestEventTime) {
-      this.#oldestEventTime = event.timestamp;
-    }
-    this.addRange(fileKey, start, end);
+  /** A line to parse and encode; [start, end) is its range in the file, '\n' included. */
+  addLine(line: Uint8Array, file: FileRef, start: number, end: number): void {
+    this.#input.add(line, file, start);
+    this.#bytes += line.length;
+    this.addRange(file.key, start, end);
   }
 
   addDeadLetter(record: DeadLetterRecord, fileKey: string, start: number, end: number): void {
@@ -70,11 +84,22 @@ export class BatchBuilder {
   build(seq: number): BuiltBatch {
     return {
       seq,
-      events: this.#events,
+      input: this.#input.build(),
       deadLetters: this.#deadLetters,
       segments: this.#segments,
       bytes: this.#bytes,
-      oldestEventTime: this.#oldestEventTime,
     };
+  }
+}
+
+function timeOfLine(line: Uint8Array): string | undefined {
+  try {
+    const audit = JSON.parse(Buffer.from(line.buffer, line.byteOffset, line.byteLength).toString('utf8')) as unknown;
+    if (audit === null || typeof audit !== 'object') return undefined;
+    const { stageTimestamp, requestReceivedTimestamp, timestamp } = audit as Record<string, unknown>;
+    const time = stageTimestamp ?? requestReceivedTimestamp ?? timestamp;
+    return typeof time === 'string' && time !== '' ? time : undefined;
+  } catch {
+    return undefined;
   }
 }

@@ -1,8 +1,9 @@
 // Parses one audit line and enriches it with what the event itself lacks: cluster, node, a
 // timestamp and a deterministic id. Pure and allocation-light: this is the per-line hot path.
-import { isUtf8 } from 'node:buffer';
-import { createHash } from 'node:crypto';
+import { isAscii, isUtf8 } from 'node:buffer';
+import { hash } from 'node:crypto';
 import type { AuditEvent, EventOrigin, OutEvent } from './event.ts';
+import { StringWriter, type WireWriter } from './wire-writer.ts';
 
 export interface EnrichContext {
   readonly cluster: string;
@@ -19,8 +20,11 @@ export type ParseOutcome =
 
 /** Parses and enriches one line (without its '\n'). */
 export function parseAuditLine(line: Buffer, origin: EventOrigin, context: EnrichContext): ParseOutcome {
-  if (!isUtf8(line)) return { ok: false, reason: 'invalid-utf8', detail: 'the line is not valid UTF-8' };
-  const raw = line.toString('utf8');
+  let raw: string;
+  // Most lines are ASCII: decoding them as Latin-1 gives the same string, at half the cost.
+  if (isAscii(line)) raw = line.toString('latin1');
+  else if (isUtf8(line)) raw = line.toString('utf8');
+  else return { ok: false, reason: 'invalid-utf8', detail: 'the line is not valid UTF-8' };
   let parsed: unknown;
   try {
     parsed = JSON.parse(raw);
@@ -51,13 +55,11 @@ export function parseAuditLine(line: Buffer, origin: EventOrigin, context: Enric
  * stages, so the stage is part of it; the cluster keeps clusters sharing one index apart.
  */
 export function eventId(cluster: string, audit: AuditEvent, raw: string): string {
-  const hash = createHash('sha256');
-  if (typeof audit.auditID === 'string' && typeof audit.stage === 'string') {
-    hash.update(`${cluster}\u0000${audit.auditID}\u0000${audit.stage}`);
-  } else {
-    hash.update(`${cluster}\u0000raw\u0000${raw}`);
-  }
-  return hash.digest('base64url').slice(0, 32);
+  const identity =
+    typeof audit.auditID === 'string' && typeof audit.stage === 'string'
+      ? `${cluster}\u0000${audit.auditID}\u0000${audit.stage}`
+      : `${cluster}\u0000raw\u0000${raw}`;
+  return hash('sha256', identity, 'base64url').slice(0, 32);
 }
 
 /** stageTimestamp (when this stage happened), else the request's time, else v1beta1's timestamp. */
@@ -71,8 +73,27 @@ export function eventTimestamp(audit: AuditEvent): string {
  * so Go's escapes and key order survive (JSON.stringify would turn \u0026 into &).
  */
 export function toEnrichedJson(event: OutEvent): string {
+  const out = new StringWriter(event.raw);
+  writeEnrichedJson(event, out);
+  return out.value;
+}
+
+/** Writes toEnrichedJson(event), the original part copied from the line. */
+export function writeEnrichedJson(event: OutEvent, out: WireWriter): void {
   let prefix = `{"@timestamp":${JSON.stringify(event.timestamp)},"cluster":${JSON.stringify(event.cluster)},"node":${JSON.stringify(event.node)},"eventId":"${event.id}"`;
   if (event.shrunk) prefix += `,"forwarder":${JSON.stringify({ shrunk: event.shrunk })}`;
-  const body = event.raw.trimStart().slice(1).trimStart();
-  return body.startsWith('}') ? `${prefix}}` : `${prefix},${body}`;
+  const { raw } = event;
+  // The members after the line's opening brace, whitespace around it skipped.
+  let body = raw.indexOf('{') + 1;
+  while (isJsonWhitespace(raw.charCodeAt(body))) body++;
+  if (raw.charCodeAt(body) === 0x7d) {
+    out.text(`${prefix}}`);
+    return;
+  }
+  out.text(`${prefix},`);
+  out.raw(body, raw.length);
+}
+
+function isJsonWhitespace(code: number): boolean {
+  return code === 0x20 || code === 0x0a || code === 0x0d || code === 0x09;
 }

@@ -1,5 +1,6 @@
-// One sink's delivery lane: pulls items from its own cursor, parses and batches them, sends
-// batches with bounded concurrency and retries, and reports the contiguous acknowledged offset.
+// One sink's delivery lane: pulls items from its own cursor, batches their lines, has each batch
+// parsed and encoded (on the encoder's worker threads), sends batches with bounded concurrency and
+// retries, and reports the contiguous acknowledged offset.
 // Invariant: a byte range is acknowledged only after its events were delivered to this sink or
 // durably dead-lettered; memory stays under maxInFlightBatches × batch.maxBytes + one batch.
 import type { Logger } from 'pino';
@@ -11,9 +12,14 @@ import type { Rejection, SendResult, Sink } from '../sinks/sink.ts';
 import type { LineSource, SourceItem } from '../source/source.ts';
 import type { ForwarderMetrics } from '../status/metrics.ts';
 import { BatchBuilder, type BuiltBatch } from './batch-builder.ts';
-import { type EnrichContext, parseAuditLine } from './enrich.ts';
-import type { OutEvent } from './event.ts';
-import { fitEvent } from './size-policy.ts';
+import { lineOf } from './batch-input.ts';
+import { BufferPool } from './buffer-pool.ts';
+import { type EncodedBatch, outputBytesFor } from './encode-batch.ts';
+import type { BatchEncoder } from './encoder-pool.ts';
+import type { EnrichContext } from './enrich.ts';
+import { type EncodedEvents, selectEvents } from './payload.ts';
+
+const MiB = 1024 * 1024;
 
 export interface LaneOptions {
   readonly batch: { readonly maxEvents: number; readonly maxBytes: number; readonly maxWaitMs: number };
@@ -33,6 +39,14 @@ export interface LaneDeps {
   readonly onAcknowledged: (fileKey: string, offset: number) => void;
   readonly log: Logger;
   readonly metrics: ForwarderMetrics;
+  /** Parses and encodes batches (on worker threads, or inline). */
+  readonly encoder: BatchEncoder;
+}
+
+/** A dispatched batch until it settles; its oldest event time is known once it is encoded. */
+interface InFlightBatch {
+  readonly batch: BuiltBatch;
+  oldestEventTime: string | undefined;
 }
 
 export type SinkState = 'ok' | 'retrying' | 'failing';
@@ -67,13 +81,18 @@ export class Lane {
   readonly #deps: LaneDeps;
   readonly #tracker = new AckTracker();
   readonly #sendAbort = new AbortController();
-  readonly #inFlight = new Set<BuiltBatch>();
+  /** Aborted with the error of a batch that failed unexpectedly. */
+  readonly #failed = new AbortController();
+  readonly #inFlight = new Set<InFlightBatch>();
+  readonly #buffers: BufferPool;
   #builder: BatchBuilder;
   #batchTimer: NodeJS.Timeout | undefined;
   #bufferedBytes = 0;
   #roomWaiter: (() => void) | undefined;
   #idleWaiters: (() => void)[] = [];
   #nextSeq = 1;
+  /** Settles when the previous batch has made its first send() call: sends start in dispatch order. */
+  #sendTurn: Promise<void> = Promise.resolve();
   #state: SinkState = 'ok';
   #consecutiveFailures = 0;
   #lastError: string | undefined;
@@ -87,6 +106,8 @@ export class Lane {
   constructor(options: LaneOptions, deps: LaneDeps) {
     this.#options = options;
     this.#deps = deps;
+    // Free buffers kept: the batches in flight and the one being filled take them back out.
+    this.#buffers = new BufferPool(options.maxInFlightBatches + 1);
     this.#builder = this.#newBuilder();
   }
 
@@ -94,13 +115,18 @@ export class Lane {
     return this.#deps.sink.name;
   }
 
-  /** Reads and dispatches until `signal` aborts, then dispatches what it holds. */
+  /**
+   * Reads and dispatches until `signal` aborts, then dispatches what it holds. Rejects if a batch fails
+   * in a way the lane cannot recover from (a bug, a dead encoder worker): the forwarder then stops, and
+   * the batch is re-read from the checkpoint on start.
+   */
   async run(signal: AbortSignal): Promise<void> {
     const log = this.#deps.log;
+    const stop = AbortSignal.any([signal, this.#failed.signal]);
     try {
-      while (!signal.aborted) {
-        await this.#waitForRoom(signal);
-        const item = await this.#deps.source.next(signal);
+      while (!stop.aborted) {
+        await this.#waitForRoom(stop);
+        const item = await this.#deps.source.next(stop);
         this.#consume(item);
       }
     } catch (error) {
@@ -108,6 +134,7 @@ export class Lane {
     } finally {
       this.#dispatch();
     }
+    if (this.#failed.signal.aborted && !signal.aborted) throw this.#failed.signal.reason as Error;
     log.debug({ sink: this.name }, 'Lane stopped reading.');
   }
 
@@ -138,12 +165,12 @@ export class Lane {
 
   status(): LaneStatus {
     let oldest: string | undefined;
-    for (const batch of this.#inFlight) {
-      if (batch.oldestEventTime !== undefined && (oldest === undefined || batch.oldestEventTime < oldest)) {
-        oldest = batch.oldestEventTime;
+    for (const { oldestEventTime } of this.#inFlight) {
+      if (oldestEventTime !== undefined && (oldest === undefined || oldestEventTime < oldest)) {
+        oldest = oldestEventTime;
       }
     }
-    oldest ??= this.#builder.oldestEventTime;
+    oldest ??= this.#builder.firstEventTime();
     return {
       name: this.name,
       type: this.#deps.sink.type,
@@ -162,7 +189,8 @@ export class Lane {
   }
 
   #newBuilder(): BatchBuilder {
-    return new BatchBuilder(this.#tracker);
+    // Most batches end at maxEvents well before maxBytes; the buffer grows (and the pool keeps it) if needed.
+    return new BatchBuilder(this.#tracker, this.#buffers, Math.min(this.#options.batch.maxBytes, MiB));
   }
 
   async #waitForRoom(signal: AbortSignal): Promise<void> {
@@ -194,45 +222,10 @@ export class Lane {
     switch (item.kind) {
       case 'lines': {
         const { lines, lineOffsets, file } = item;
-        const maxEventBytes = this.#deps.sink.maxEventBytes;
         for (let index = 0; index < lines.length; index++) {
           const line = lines[index] as Buffer;
           const offset = lineOffsets[index] as number;
-          const end = offset + line.length + 1;
-          const origin = { path: file.path, fileKey: file.key, offset };
-          const parsed = parseAuditLine(line, origin, this.#deps.enrich);
-          if (!parsed.ok) {
-            const utf8 = parsed.reason !== 'invalid-utf8';
-            this.#addDeadLetter(file.key, offset, Math.min(end, item.end), {
-              sink: sinkName,
-              reason: parsed.reason,
-              detail: parsed.detail,
-              path: file.path,
-              fileKey: file.key,
-              offset,
-              line: line.toString(utf8 ? 'utf8' : 'base64'),
-              lineEncoding: utf8 ? 'utf8' : 'base64',
-            });
-            continue;
-          }
-          const fitted = fitEvent(parsed.event, maxEventBytes);
-          if (!fitted.fits) {
-            this.#addDeadLetter(file.key, offset, Math.min(end, item.end), {
-              sink: sinkName,
-              reason: 'event-too-large',
-              detail: `event is ${fitted.sizeBytes} bytes after dropping request/response bodies; the sink takes ${maxEventBytes}`,
-              path: file.path,
-              fileKey: file.key,
-              offset,
-              event: parsed.event.audit,
-            });
-            continue;
-          }
-          if (fitted.event.shrunk) {
-            this.#shrunk++;
-            metrics.eventsShrunk.inc({ sink: sinkName });
-          }
-          this.#builder.addEvent(fitted.event, line.length, file.key, offset, Math.min(end, item.end));
+          this.#builder.addLine(line, file, offset, Math.min(offset + line.length + 1, item.end));
           this.#afterAdd();
         }
         metrics.eventsRead.inc({ sink: sinkName }, lines.length);
@@ -272,11 +265,7 @@ export class Lane {
   #afterAdd(): void {
     const builder = this.#builder;
     const { maxEvents, maxBytes, maxWaitMs } = this.#options.batch;
-    if (
-      builder.eventCount >= maxEvents ||
-      builder.bytes >= maxBytes ||
-      builder.deadLetterCount >= maxEvents
-    ) {
+    if (builder.lineCount >= maxEvents || builder.bytes >= maxBytes || builder.deadLetterCount >= maxEvents) {
       this.#dispatch();
       return;
     }
@@ -294,31 +283,54 @@ export class Lane {
     if (this.#builder.isEmpty) return;
     const batch = this.#builder.build(this.#nextSeq++);
     this.#builder = this.#newBuilder();
-    this.#inFlight.add(batch);
+    const entry: InFlightBatch = { batch, oldestEventTime: undefined };
+    this.#inFlight.add(entry);
     this.#bufferedBytes += batch.bytes;
     this.#updateGauges();
-    void this.#deliver(batch);
+    const turn = this.#sendTurn;
+    let releaseTurn!: () => void;
+    this.#sendTurn = new Promise((resolve) => {
+      releaseTurn = resolve;
+    });
+    void this.#deliver(entry, turn, releaseTurn);
   }
 
-  async #deliver(batch: BuiltBatch): Promise<void> {
+  async #deliver(entry: InFlightBatch, turn: Promise<void>, releaseTurn: () => void): Promise<void> {
+    const { batch } = entry;
     const startedAt = performance.now();
     const signal = this.#sendAbort.signal;
+    let encoded: EncodedBatch | undefined;
     try {
-      // Sent before the dead-letter write, so that sink.send is called in dispatch order (it is reached
-      // without an await): a sink that appends, like the file sink, then keeps the file's order.
-      if (batch.events.length > 0) await this.#sendUntilSettled(batch.seq, batch.events, signal);
-      await this.#writeDeadLetters(batch.deadLetters, signal);
+      encoded = await this.#encode(batch);
+      entry.oldestEventTime = encoded?.oldestEventTime;
+      // send() is called in dispatch order (reached without an await once the turn comes): a sink that
+      // appends, like the file sink, then keeps the file's order.
+      await turn;
+      const sent =
+        encoded !== undefined && encoded.eventEnds.length > 0
+          ? this.#sendUntilSettled(batch, encoded, signal)
+          : undefined;
+      releaseTurn();
+      await sent;
+      await this.#writeDeadLetters([...batch.deadLetters, ...(encoded?.deadLetters ?? [])], signal);
       for (const segment of batch.segments) this.#ack(segment);
       this.#deps.metrics.batchDuration.observe({ sink: this.name }, (performance.now() - startedAt) / 1000);
     } catch (error) {
       if (!signal.aborted) {
         this.#deps.log.error(
           { sink: this.name, err: error },
-          'Batch delivery failed unexpectedly; it will be re-read.',
+          'Batch delivery failed unexpectedly; stopping so that it is re-read from the checkpoint.',
         );
+        this.#failed.abort(error);
       }
     } finally {
-      this.#inFlight.delete(batch);
+      releaseTurn();
+      if (encoded === undefined) this.#buffers.release(batch.input.lines);
+      else {
+        this.#buffers.release(encoded.lines);
+        this.#buffers.release(encoded.payload);
+      }
+      this.#inFlight.delete(entry);
       this.#bufferedBytes -= batch.bytes;
       this.#updateGauges();
       const waiter = this.#roomWaiter;
@@ -330,6 +342,24 @@ export class Lane {
         for (const resolve of waiters) resolve();
       }
     }
+  }
+
+  async #encode(batch: BuiltBatch): Promise<EncodedBatch | undefined> {
+    if (batch.input.lineEnds.length === 0) return undefined;
+    const { sink, enrich } = this.#deps;
+    const encoded = await this.#deps.encoder.encode({
+      sink: sink.name,
+      encoding: sink.encoding,
+      enrich,
+      maxEventBytes: sink.maxEventBytes,
+      input: batch.input,
+      output: this.#buffers.acquire(outputBytesFor(batch.input.lines.byteLength)),
+    });
+    if (encoded.shrunk > 0) {
+      this.#shrunk += encoded.shrunk;
+      this.#deps.metrics.eventsShrunk.inc({ sink: this.name }, encoded.shrunk);
+    }
+    return encoded;
   }
 
   #ack(segment: Segment): void {
@@ -358,20 +388,38 @@ export class Lane {
   }
 
   /** Sends until every event is delivered or dead-lettered; retries without end, as the file is the buffer. */
-  async #sendUntilSettled(seq: number, events: readonly OutEvent[], signal: AbortSignal): Promise<void> {
-    let pending = events;
+  async #sendUntilSettled(
+    batch: BuiltBatch,
+    encoded: EncodedBatch,
+    signal: AbortSignal,
+    indices: readonly number[] = encoded.eventEnds.map((_end, index) => index),
+  ): Promise<void> {
+    const { payload } = encoded;
+    const all: EncodedEvents = {
+      // A view, not a copy: a payload from a worker arrives as a plain Uint8Array.
+      payload: Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength),
+      ends: encoded.eventEnds,
+    };
+    // Indices into the encoded batch of the events still to send.
+    let pending = indices;
     let attempt = 0;
     while (pending.length > 0) {
-      const result = await this.#sendOnce(seq, pending, signal);
+      const result = await this.#sendOnce(batch.seq, selectEvents(all, pending), signal);
       switch (result.status) {
         case 'delivered':
           this.#recordSuccess(pending.length);
           return;
         case 'partial': {
-          await this.#rejectEvents(pending, result.rejected, signal);
-          const delivered = pending.length - result.retry.length - result.rejected.length;
+          const current = pending;
+          await this.#rejectEvents(
+            batch,
+            encoded,
+            result.rejected.map(({ index, reason }) => ({ index: current[index] as number, reason })),
+            signal,
+          );
+          const delivered = current.length - result.retry.length - result.rejected.length;
           if (delivered > 0) this.#recordSuccess(delivered);
-          pending = result.retry.map((index) => pending[index] as OutEvent);
+          pending = result.retry.map((index) => current[index] as number);
           if (pending.length === 0) return;
           attempt++;
           this.#recordFailure(`${result.retry.length} of the batch's events need another attempt`, attempt);
@@ -385,34 +433,34 @@ export class Lane {
           continue;
         case 'rejected':
           await this.#rejectEvents(
-            pending,
-            pending.map((_event, index) => ({ index, reason: result.reason })),
+            batch,
+            encoded,
+            pending.map((index) => ({ index, reason: result.reason })),
             signal,
           );
           return;
         case 'too-large': {
           if (pending.length === 1) {
             await this.#rejectEvents(
-              pending,
-              [{ index: 0, reason: `too large for the sink: ${result.reason}` }],
+              batch,
+              encoded,
+              [{ index: pending[0] as number, reason: `too large for the sink: ${result.reason}` }],
               signal,
             );
             return;
           }
           const half = Math.ceil(pending.length / 2);
-          await this.#sendUntilSettled(seq, pending.slice(0, half), signal);
-          await this.#sendUntilSettled(seq, pending.slice(half), signal);
+          await this.#sendUntilSettled(batch, encoded, signal, pending.slice(0, half));
+          await this.#sendUntilSettled(batch, encoded, signal, pending.slice(half));
           return;
         }
       }
     }
   }
 
-  async #sendOnce(seq: number, events: readonly OutEvent[], signal: AbortSignal): Promise<SendResult> {
-    let bytes = 0;
-    for (const event of events) bytes += event.raw.length;
+  async #sendOnce(seq: number, events: EncodedEvents, signal: AbortSignal): Promise<SendResult> {
     try {
-      return await this.#deps.sink.send({ seq, events, bytes }, signal);
+      return await this.#deps.sink.send({ seq, payload: events.payload, ends: events.ends }, signal);
     } catch (error) {
       if (signal.aborted) throw error;
       // A sink should classify its failures; a throw is treated as retryable so nothing is lost.
@@ -420,21 +468,27 @@ export class Lane {
     }
   }
 
+  /** Dead-letters events of the encoded batch (`index` into it), each with its original line. */
   async #rejectEvents(
-    events: readonly OutEvent[],
+    batch: BuiltBatch,
+    encoded: EncodedBatch,
     rejected: readonly Rejection[],
     signal: AbortSignal,
   ): Promise<void> {
+    // The lines as the encoder handed them back (a worker had them).
+    const input = { ...batch.input, lines: encoded.lines };
     const records = rejected.map(({ index, reason }): DeadLetterRecord => {
-      const event = events[index] as OutEvent;
+      const line = encoded.eventLines[index] as number;
+      const file = input.files[input.lineFiles[line] as number];
       return {
         sink: this.name,
         reason: 'rejected-by-sink',
         detail: reason,
-        path: event.origin.path,
-        fileKey: event.origin.fileKey,
-        offset: event.origin.offset,
-        event: event.audit,
+        path: file?.path ?? '',
+        fileKey: file?.key ?? '',
+        offset: input.lineOffsets[line] as number,
+        // The line parsed when the batch was encoded.
+        event: JSON.parse(Buffer.from(lineOf(input, line)).toString('utf8')) as unknown,
       };
     });
     if (records.length > 0) {

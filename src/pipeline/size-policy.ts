@@ -14,12 +14,16 @@ export function eventSizeBytes(event: OutEvent): number {
   return Buffer.byteLength(event.raw);
 }
 
-export function fitEvent(event: OutEvent, maxEventBytes: number): FitOutcome {
-  const originalBytes = eventSizeBytes(event);
+/** `originalBytes`: the event's size when the caller knows it (its line's length), to save measuring it. */
+export function fitEvent(
+  event: OutEvent,
+  maxEventBytes: number,
+  originalBytes: number = eventSizeBytes(event),
+): FitOutcome {
   if (originalBytes <= maxEventBytes) return { fits: true, event };
   const removed: string[] = [];
   let audit: AuditEvent = event.audit;
-  let sizeBytes = originalBytes;
+  let fittedBytes = originalBytes;
   for (const field of DROPPABLE_FIELDS) {
     if (audit[field] === undefined) continue;
     const { [field]: _dropped, ...rest } = audit;
@@ -27,13 +31,13 @@ export function fitEvent(event: OutEvent, maxEventBytes: number): FitOutcome {
     removed.push(field);
     const annotations = { ...audit.annotations, 'audit.k8s.io/truncated': 'true' };
     audit = { ...audit, annotations };
-    sizeBytes = Buffer.byteLength(JSON.stringify(audit));
-    if (sizeBytes <= maxEventBytes) {
+    fittedBytes = Buffer.byteLength(JSON.stringify(audit));
+    if (fittedBytes <= maxEventBytes) {
       return {
         fits: true,
         event: { ...event, audit, raw: JSON.stringify(audit), shrunk: { removed, originalBytes } },
       };
     }
   }
-  return { fits: false, sizeBytes };
+  return { fits: false, sizeBytes: fittedBytes };
 }

@@ -1,18 +1,20 @@
 // The contract every sink implements. Remote failure is a classified result, never a throw:
 // the lane owns retrying, dead-lettering and acknowledging.
-import type { OutEvent } from '../pipeline/event.ts';
+import type { EventEncoding } from './encoding.ts';
 
+/** Events already in the sink's wire form (its `encoding`). */
 export interface Batch {
   /** Sequence number within the lane, for logs. */
   readonly seq: number;
-  readonly events: readonly OutEvent[];
-  /** Sum of the events' serialized sizes. */
-  readonly bytes: number;
+  /** The events' wire forms, one after the other: what the sink writes or sends. */
+  readonly payload: Buffer;
+  /** ends[i]: where event i's wire form ends in payload; it starts where event i-1's ends. */
+  readonly ends: readonly number[];
 }
 
 /** An event the sink refused for good (e.g. an Elasticsearch 400 mapping error). */
 export interface Rejection {
-  /** Index into batch.events. */
+  /** Index of the event in the batch. */
   readonly index: number;
   readonly reason: string;
 }
@@ -33,6 +35,8 @@ export interface Sink {
   readonly type: string;
   /** Largest event (serialized bytes) this sink takes; bigger ones are shrunk, then dead-lettered. */
   readonly maxEventBytes: number;
+  /** How the lane encodes events for this sink before send(). */
+  readonly encoding: EventEncoding;
   /** Checks that the sink is reachable and usable; throws ForwarderError with a clear message. */
   healthcheck(signal: AbortSignal): Promise<void>;
   send(batch: Batch, signal: AbortSignal): Promise<SendResult>;

@@ -1,6 +1,8 @@
 // In-memory doubles for lane tests: a LineSource fed from a list and a scriptable sink.
+import type { EventEncoding } from '../../src/sinks/encoding.ts';
 import type { Batch, SendResult, Sink } from '../../src/sinks/sink.ts';
 import type { LineSource, SourceItem } from '../../src/source/source.ts';
+import { enrichedEvents, type SeenEvent } from './batches.ts';
 
 /** Hands out the given items, then waits (like a tailer at EOF) until aborted. */
 export class ListSource implements LineSource {
@@ -67,14 +69,20 @@ export function auditLine(
   });
 }
 
-export type Responder = (batch: Batch, call: number) => SendResult | Promise<SendResult>;
+/** A batch as the scripted sink saw it: the wire form, and its events read back. */
+export interface SeenBatch extends Batch {
+  readonly events: readonly SeenEvent[];
+}
+
+export type Responder = (batch: SeenBatch, call: number) => SendResult | Promise<SendResult>;
 
 /** A sink whose answers a test scripts; records every batch it saw. */
 export class ScriptedSink implements Sink {
   readonly name = 'scripted';
   readonly type = 'test';
   readonly maxEventBytes: number;
-  readonly calls: Batch[] = [];
+  readonly encoding: EventEncoding = { format: 'enriched-json' };
+  readonly calls: SeenBatch[] = [];
   readonly delivered: string[] = [];
   #responder: Responder;
 
@@ -91,7 +99,8 @@ export class ScriptedSink implements Sink {
     return Promise.resolve();
   }
 
-  async send(batch: Batch): Promise<SendResult> {
+  async send(sent: Batch): Promise<SendResult> {
+    const batch: SeenBatch = { ...sent, events: enrichedEvents(sent) };
     this.calls.push(batch);
     const result = await this.#responder(batch, this.calls.length);
     const retry = new Set(result.status === 'partial' ? result.retry : []);

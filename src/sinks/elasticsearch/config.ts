@@ -11,7 +11,7 @@ export const DEFAULT_MAX_EVENT_BYTES = 10 * MiB;
 /** Elasticsearch's default http.max_content_length; an event can never be bigger than a request. */
 const MAX_CONTENT_LENGTH = 100 * MiB;
 export const DEFAULT_NAMESPACE = 'default';
-export const DATASET = 'kubernetes.audit_logs';
+export { DATASET } from './dataset.ts';
 
 const positiveInt = z.number({ error: 'expected a number' }).int({ error: 'expected an integer' }).positive({
   error: 'expected a positive integer',

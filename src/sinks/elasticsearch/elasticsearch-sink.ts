@@ -14,7 +14,8 @@ import {
   type ElasticsearchSinkConfig,
   parseIndexPattern,
 } from './config.ts';
-import { dataStreamTarget, type EsTarget, encodeBulkBody, targetIndexFor } from './encode.ts';
+import type { EventEncoding } from '../encoding.ts';
+import { dataStreamTarget, type EsTarget, targetIndexFor } from './encode.ts';
 import { HASH_META_KEY, ilmPolicy, indexTemplate, managedName } from './template.ts';
 
 export interface ElasticsearchSinkDeps {
@@ -60,6 +61,7 @@ export class ElasticsearchSink implements Sink {
   readonly name: string;
   readonly type = 'elasticsearch';
   readonly maxEventBytes: number;
+  readonly encoding: EventEncoding;
   readonly #config: ElasticsearchSinkConfig;
   readonly #client: Client;
   readonly #log: Logger;
@@ -82,6 +84,7 @@ export class ElasticsearchSink implements Sink {
         ? dataStreamTarget(config.namespace ?? DEFAULT_NAMESPACE)
         : { kind: 'index', pattern: parseIndexPattern(config.index), source: config.index };
     this.#urls = (config.urls ?? [config.url ?? '']).join(', ');
+    this.encoding = { format: 'elasticsearch-bulk', target: this.#target };
   }
 
   /** The data stream, or the index pattern, events go to. */
@@ -116,7 +119,7 @@ export class ElasticsearchSink implements Sink {
   }
 
   async send(batch: Batch, signal: AbortSignal): Promise<SendResult> {
-    if (batch.events.length === 0) return { status: 'delivered' };
+    if (batch.ends.length === 0) return { status: 'delivered' };
     if (this.#closing !== undefined || this.#abort.signal.aborted) {
       return { status: 'retryable', reason: 'sink is closing' };
     }
@@ -146,11 +149,12 @@ export class ElasticsearchSink implements Sink {
   }
 
   async #bulk(batch: Batch, signal: AbortSignal): Promise<SendResult> {
-    const body = encodeBulkBody(batch.events, this.#target);
+    // The payload is the NDJSON body already: `create` action and document per event.
+    const body = batch.payload;
     let outcome: BulkOutcome;
     try {
       const response = await this.#client.bulk(
-        // A pre-serialized NDJSON string goes to the wire verbatim (the transport only serializes arrays).
+        // A pre-serialized body goes to the wire verbatim (the transport only serializes arrays).
         { operations: body as unknown as NonNullable<estypes.BulkRequest['operations']> },
         { signal: AbortSignal.any([signal, this.#abort.signal]), meta: true },
       );
@@ -163,13 +167,13 @@ export class ElasticsearchSink implements Sink {
     } catch (error) {
       outcome = outcomeOf(error);
     }
-    const result = classifyBulk(outcome, batch.events.length, Date.now());
+    const result = classifyBulk(outcome, batch.ends.length, Date.now());
     this.#log.debug(
       {
         sink: this.name,
         seq: batch.seq,
-        events: batch.events.length,
-        bodyBytes: Buffer.byteLength(body),
+        events: batch.ends.length,
+        bodyBytes: body.length,
         status: result.status,
         ...(result.status === 'partial'
           ? { retry: result.retry.length, rejected: result.rejected.length }

@@ -4,7 +4,10 @@
 import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { OutEvent } from '../../pipeline/event.ts';
-import { DATASET, type IndexPattern } from './config.ts';
+import { findMembers } from '../../pipeline/json-members.ts';
+import { StringWriter, type WireWriter } from '../../pipeline/wire-writer.ts';
+import type { IndexPattern } from './config.ts';
+import { DATASET } from './dataset.ts';
 
 export const ECS_VERSION = '8.11.0';
 /** Elasticsearch refuses longer _id values for the whole request (sinks.md §1.1 action meta). */
@@ -43,15 +46,39 @@ export function documentId(event: OutEvent): string {
 /** The NDJSON body of one bulk request: a `create` action and a document per event, each line "\n"-terminated. */
 export function encodeBulkBody(events: readonly OutEvent[], target: EsTarget): string {
   let body = '';
-  for (const event of events) {
-    const action = { create: { _index: targetIndexFor(target, event.timestamp), _id: documentId(event) } };
-    body += `${JSON.stringify(action)}\n${JSON.stringify(toDocument(event, target))}\n`;
-  }
+  for (const event of events) body += encodeBulkItem(event, target);
   return body;
+}
+
+/** One event's `create` action and document, both "\n"-terminated (see writeBulkItem). */
+export function encodeBulkItem(event: OutEvent, target: EsTarget): string {
+  const out = new StringWriter(event.raw);
+  writeBulkItem(event, target, out);
+  return out.value;
+}
+
+/**
+ * Writes one event's `create` action and document, both "\n"-terminated: the JSON text of toDocument(),
+ * built around the original line (writeAuditJson) rather than by serializing the parsed event.
+ */
+export function writeBulkItem(event: OutEvent, target: EsTarget, out: WireWriter): void {
+  const index = JSON.stringify(targetIndexFor(target, event.timestamp));
+  out.text(
+    `{"create":{"_index":${index},"_id":${JSON.stringify(documentId(event))}}}\n${ecsJsonOpen(event, target)},"kubernetes":{"audit":`,
+  );
+  writeAuditJson(event, out);
+  out.text('}}\n');
 }
 
 /** The ECS document for one event (see the field table in the Elasticsearch sink's design notes). */
 export function toDocument(event: OutEvent, target: EsTarget): Record<string, unknown> {
+  const document = ecsFields(event, target);
+  document.kubernetes = { audit: auditFields(event) };
+  return document;
+}
+
+/** Every field of the document but kubernetes.audit. */
+function ecsFields(event: OutEvent, target: EsTarget): Record<string, unknown> {
   const audit = event.audit;
   const code = audit.responseStatus?.code;
   const decision = audit.annotations?.['authorization.k8s.io/decision'];
@@ -60,7 +87,7 @@ export function toDocument(event: OutEvent, target: EsTarget): Record<string, un
   const ips = (audit.sourceIPs ?? []).filter((ip) => typeof ip === 'string' && isIP(ip) !== 0);
   const objectRef = audit.objectRef ?? {};
 
-  const document = compact({
+  return compact({
     '@timestamp': event.timestamp,
     message: summary(event),
     ecs: { version: ECS_VERSION },
@@ -102,10 +129,150 @@ export function toDocument(event: OutEvent, target: EsTarget): Record<string, un
       ? { shrunk: { removed: event.shrunk.removed, original_bytes: event.shrunk.originalBytes } }
       : undefined,
   });
-  // Added after compact(): the audit subtree is large, and walking it twice per event costs more than the
-  // rest of the encoding together; JSON.stringify drops its undefined values anyway.
-  document.kubernetes = { audit: auditFields(event) };
-  return document;
+}
+
+/**
+ * The JSON text of ecsFields() without its closing brace, written directly: building the object, compacting
+ * and serializing it cost more than the rest of the document.
+ */
+export function ecsJsonOpen(event: OutEvent, target: EsTarget): string {
+  const { audit } = event;
+  const { user, impersonatedUser } = audit;
+  const objectRef = audit.objectRef ?? {};
+  const code = audit.responseStatus?.code;
+  const decision = audit.annotations?.['authorization.k8s.io/decision'];
+  const username = user?.username;
+  const impersonated = impersonatedUser?.username;
+  const ips = (audit.sourceIPs ?? []).filter((ip) => typeof ip === 'string' && isIP(ip) !== 0);
+  let json = `{"@timestamp":${JSON.stringify(event.timestamp)},"message":${JSON.stringify(summary(event))},"ecs":{"version":"${ECS_VERSION}"}`;
+  if (target.kind === 'data-stream') {
+    json += `,"data_stream":{"type":"logs","dataset":"${DATASET}","namespace":${JSON.stringify(target.namespace)}}`;
+  }
+  const duration = audit.stage === 'RequestReceived' ? undefined : durationNanos(audit);
+  json += `,"event":{"kind":"event","category":["api"],"type":${JSON.stringify(eventTypes(audit.verb, decision))}${member('action', audit.verb)},"outcome":"${outcome(code, decision)}","dataset":"${DATASET}","module":"kubernetes"${member('id', event.id)}${member('duration', duration)}}`;
+  json += object(
+    'user',
+    member('name', username) +
+      member('id', user?.uid) +
+      object('group', member('name', user?.groups)) +
+      object(
+        'effective',
+        member('name', impersonated) + object('group', member('name', impersonatedUser?.groups)),
+      ),
+  );
+  json += object('source', member('ip', ips[0]));
+  json += object('related', member('ip', unique(ips)) + member('user', unique([username, impersonated])));
+  json += object('user_agent', member('original', audit.userAgent));
+  json += `,"orchestrator":{"type":"kubernetes","cluster":{"name":${JSON.stringify(event.cluster)}}${member('namespace', objectRef.namespace)}${object('resource', member('type', objectRef.resource) + member('name', objectRef.name))}}`;
+  json += `,"host":{"name":${JSON.stringify(event.node)}},"log":{"file":{"path":${JSON.stringify(event.origin.path)}},"offset":${event.origin.offset}}`;
+  if (event.shrunk) {
+    json += `,"k8s_audit_forwarder":{"shrunk":{"removed":${JSON.stringify(event.shrunk.removed)},"original_bytes":${event.shrunk.originalBytes}}}`;
+  }
+  return json;
+}
+
+/** `,"name":value` as compact() would keep it: nothing for undefined or an object left empty. */
+function member(name: string, value: unknown): string {
+  if (value === undefined) return '';
+  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    const inner = JSON.stringify(compact(value as Record<string, unknown>));
+    return inner === '{}' ? '' : `,"${name}":${inner}`;
+  }
+  return `,"${name}":${JSON.stringify(value)}`;
+}
+
+/** `,"name":{members}` for members written by member(), nothing when there are none. */
+function object(name: string, members: string): string {
+  return members === '' ? '' : `,"${name}":{${members.slice(1)}}`;
+}
+
+/**
+ * Writes the JSON text of auditFields(event), copying the original line and splicing in only what differs:
+ * members that need dedotting (re-serialized) and requestObject/responseObject (their original text, as a
+ * string). Serializes auditFields() instead when the line's top level is unusual (duplicate or dotted keys,
+ * escapes in keys, bodies that are not objects).
+ */
+function writeAuditJson(event: OutEvent, out: WireWriter): void {
+  const { raw } = event;
+  const splices = auditSplices(event);
+  if (splices === undefined) {
+    out.text(JSON.stringify(auditFields(event)));
+    return;
+  }
+  let copiedUpTo = raw.indexOf('{');
+  for (const splice of splices) {
+    out.raw(copiedUpTo, splice.from);
+    out.text(splice.text);
+    copiedUpTo = splice.to;
+  }
+  out.raw(copiedUpTo, raw.lastIndexOf('}') + 1);
+}
+
+/** Replace raw[from, to) with text. */
+interface Splice {
+  readonly from: number;
+  readonly to: number;
+  readonly text: string;
+}
+
+/** The changes that turn the line into auditJson's text, in order; undefined when it must be serialized. */
+export function auditSplices(event: OutEvent): Splice[] | undefined {
+  const { raw, audit } = event;
+  const members = findMembers(raw);
+  // Duplicate keys: JSON.parse kept the last one, the line has both.
+  if (members === undefined || members.length / 4 !== ownKeyCount(audit)) return undefined;
+  const splices: Splice[] = [];
+  for (let member = 0; member < members.length; member += 4) {
+    const keyStart = members[member] as number;
+    const keyEnd = members[member + 1] as number;
+    const valueStart = members[member + 2] as number;
+    const valueEnd = members[member + 3] as number;
+    if (!isPlainKey(raw, keyStart, keyEnd)) return undefined;
+    const first = raw.charCodeAt(valueStart);
+    const isBody = isBodyKey(raw, keyStart, keyEnd);
+    if (first !== OPEN_BRACE && first !== OPEN_BRACKET) {
+      // A scalar body would need the serialized form; the API server never writes one.
+      if (isBody) return undefined;
+      continue;
+    }
+    if (isBody) {
+      const text = `"${raw.slice(keyStart + 1, keyEnd - 1)}Json":${JSON.stringify(raw.slice(valueStart, valueEnd))}`;
+      splices.push({ from: keyStart, to: valueEnd, text });
+      continue;
+    }
+    const value = audit[raw.slice(keyStart + 1, keyEnd - 1)];
+    const clean = sanitize(value);
+    if (clean !== value) splices.push({ from: valueStart, to: valueEnd, text: JSON.stringify(clean) });
+  }
+  return splices;
+}
+
+const OPEN_BRACE = 0x7b;
+const OPEN_BRACKET = 0x5b;
+
+/** A key without dots, escapes or only blanks, which can be copied as it is. */
+function isPlainKey(text: string, start: number, end: number): boolean {
+  let blank = true;
+  for (let at = start + 1; at < end - 1; at++) {
+    const code = text.charCodeAt(at);
+    if (code === 0x2e || code === 0x5c) return false;
+    if (code !== 0x20 && code !== 0x09 && code !== 0x0a && code !== 0x0d) blank = false;
+  }
+  return !blank;
+}
+
+function isBodyKey(text: string, start: number, end: number): boolean {
+  const length = end - start;
+  return (
+    (length === 15 && text.startsWith('"requestObject"', start)) ||
+    (length === 16 && text.startsWith('"responseObject"', start))
+  );
+}
+
+function ownKeyCount(record: object): number {
+  let count = 0;
+  for (const _key in record) count++;
+  return count;
 }
 
 /**
@@ -129,49 +296,67 @@ function auditFields(event: OutEvent): Record<string, unknown> {
 /**
  * Copies a JSON value, replacing "." in keys by "_" (as Elastic Agent's dedot does: authorization.k8s.io/decision
  * becomes authorization_k8s_io/decision) and empty or blank keys by "_", which Elasticsearch refuses.
+ * Copy-on-write: a subtree with nothing to rename is returned as it is, which keeps this per-event walk
+ * from allocating a second copy of every event.
  */
 export function sanitize(value: unknown): unknown {
   if (value === null || typeof value !== 'object') return value;
-  // Copy-on-write: most subtrees have no dotted or blank keys and are returned as they are, which keeps
-  // this per-event walk from allocating a second copy of every event.
   if (Array.isArray(value)) {
-    let copy: unknown[] | undefined;
     for (let index = 0; index < value.length; index++) {
       const item: unknown = value[index];
+      if (item === null || typeof item !== 'object') continue;
       const clean = sanitize(item);
-      if (clean !== item) {
-        copy ??= value.slice();
-        copy[index] = clean;
-      }
+      if (clean !== item) return sanitizeArrayFrom(value, index, clean);
     }
-    return copy ?? value;
+    return value;
   }
   const record = value as Record<string, unknown>;
-  let out: Record<string, unknown> | undefined;
-  let position = 0;
-  for (const key in record) {
+  const keys = Object.keys(record);
+  for (let index = 0; index < keys.length; index++) {
+    const key = keys[index] as string;
     const item = record[key];
-    const clean = sanitize(item);
-    const renamed = key.includes('.') || key.trim() === '';
-    if (out === undefined && (renamed || clean !== item)) {
-      // Rebuild from here on, keeping the keys before this one in their order.
-      out = {};
-      let seen = 0;
-      for (const earlier in record) {
-        if (seen++ === position) break;
-        out[earlier] = record[earlier];
-      }
-    }
-    if (out !== undefined) {
-      let name = renamed ? key.replaceAll('.', '_') : key;
-      if (name.trim() === '') name = '_';
-      // Two keys can meet after dedotting ("a.b" and "a_b"); keep both.
-      while (Object.hasOwn(out, name)) name = `${name}_`;
-      out[name] = clean;
-    }
-    position++;
+    const clean = item === null || typeof item !== 'object' ? item : sanitize(item);
+    if (clean !== item || needsRename(key)) return sanitizeRecordFrom(record, keys, index);
   }
-  return out ?? record;
+  return record;
+}
+
+/** The copy of `array` whose items before `index` are clean and whose item at `index` cleans to `clean`. */
+function sanitizeArrayFrom(array: readonly unknown[], index: number, clean: unknown): unknown[] {
+  const copy = array.slice();
+  copy[index] = clean;
+  for (let rest = index + 1; rest < copy.length; rest++) copy[rest] = sanitize(copy[rest]);
+  return copy;
+}
+
+/** The cleaned copy of `record`, whose keys before `index` need no change. */
+function sanitizeRecordFrom(
+  record: Readonly<Record<string, unknown>>,
+  keys: readonly string[],
+  index: number,
+): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (let earlier = 0; earlier < index; earlier++) {
+    const key = keys[earlier] as string;
+    out[key] = record[key];
+  }
+  for (let rest = index; rest < keys.length; rest++) {
+    const key = keys[rest] as string;
+    let name = needsRename(key) ? key.replaceAll('.', '_') : key;
+    if (name.trim() === '') name = '_';
+    // Two keys can meet after dedotting ("a.b" and "a_b"); keep both.
+    while (Object.hasOwn(out, name)) name = `${name}_`;
+    out[name] = sanitize(record[key]);
+  }
+  return out;
+}
+
+/** Elasticsearch would expand dots into objects, and refuses empty or blank names. */
+function needsRename(key: string): boolean {
+  if (key.length === 0 || key.includes('.')) return true;
+  const first = key.charCodeAt(0);
+  // Only a key that starts with whitespace can be blank.
+  return (first === 0x20 || first === 0x09 || first === 0x0a || first === 0x0d) && key.trim() === '';
 }
 
 function summary(event: OutEvent): string {
@@ -230,14 +415,28 @@ function parseTime(timestamp: string | undefined): { millis: number; subMillisNa
   if (typeof timestamp !== 'string') return undefined;
   const millis = Date.parse(timestamp);
   if (Number.isNaN(millis)) return undefined;
-  const fraction = /\.(\d+)/.exec(timestamp)?.[1] ?? '';
-  return { millis, subMillisNanos: Number(fraction.slice(3, 9).padEnd(6, '0')) };
+  // The fraction's digits after the milliseconds, as nanoseconds (MicroTime has 6 digits, RFC 3339 up to 9).
+  const start = timestamp.indexOf('.') + 1;
+  let end = start;
+  if (start > 0) while (isDigit(timestamp.charCodeAt(end))) end++;
+  let subMillisNanos = 0;
+  for (let digit = 3; digit < 9; digit++) {
+    const at = start + digit;
+    subMillisNanos = subMillisNanos * 10 + (start > 0 && at < end ? timestamp.charCodeAt(at) - 0x30 : 0);
+  }
+  return { millis, subMillisNanos };
 }
 
-function unique(values: readonly (string | undefined)[]): string[] | undefined {
-  const present = [
-    ...new Set(values.filter((value): value is string => typeof value === 'string' && value !== '')),
-  ];
+function isDigit(code: number): boolean {
+  return code >= 0x30 && code <= 0x39;
+}
+
+function unique(values: readonly unknown[]): string[] | undefined {
+  // A handful of values: a linear scan beats building a Set.
+  const present: string[] = [];
+  for (const value of values) {
+    if (typeof value === 'string' && value !== '' && !present.includes(value)) present.push(value);
+  }
   return present.length === 0 ? undefined : present;
 }
 

@@ -3,8 +3,8 @@
 import { mkdir, open, truncate, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { describeError, ForwarderError } from '../../errors.ts';
-import { toEnrichedJson } from '../../pipeline/enrich.ts';
 import { lineAlignedEnd } from '../../source/line-aligned-end.ts';
+import type { EventEncoding } from '../encoding.ts';
 import type { Batch, SendResult, Sink } from '../sink.ts';
 
 export interface FileSinkOptions {
@@ -19,6 +19,7 @@ export class FileSink implements Sink {
   readonly name: string;
   readonly type = 'file';
   readonly maxEventBytes: number;
+  readonly encoding: EventEncoding = { format: 'enriched-json' };
   readonly #path: string;
   #handle: FileHandle | undefined;
   /** Sends are serialized so that batches land in the order they were dispatched. */
@@ -47,11 +48,9 @@ export class FileSink implements Sink {
   }
 
   async #write(batch: Batch): Promise<SendResult> {
-    let text = '';
-    for (const event of batch.events) text += `${toEnrichedJson(event)}\n`;
     try {
       const handle = await this.#open();
-      await handle.appendFile(text);
+      await handle.appendFile(batch.payload);
       await handle.datasync();
       return { status: 'delivered' };
     } catch (error) {

@@ -1,7 +1,7 @@
 // Writes enriched events as JSON lines to a stream (stdout in the daemon); acknowledges a batch
 // once the stream has accepted it, waiting for 'drain' so a slow reader applies backpressure.
 import type { Writable } from 'node:stream';
-import { toEnrichedJson } from '../../pipeline/enrich.ts';
+import type { EventEncoding } from '../encoding.ts';
 import type { Batch, SendResult, Sink } from '../sink.ts';
 
 const DEFAULT_MAX_EVENT_BYTES = 64 * 1024 * 1024;
@@ -10,6 +10,7 @@ export class StdoutSink implements Sink {
   readonly name: string;
   readonly type = 'stdout';
   readonly maxEventBytes: number;
+  readonly encoding: EventEncoding = { format: 'enriched-json' };
   readonly #stream: Writable;
   #tail: Promise<unknown> = Promise.resolve();
 
@@ -30,10 +31,8 @@ export class StdoutSink implements Sink {
   }
 
   #write(batch: Batch): Promise<SendResult> {
-    let text = '';
-    for (const event of batch.events) text += `${toEnrichedJson(event)}\n`;
     return new Promise((resolve) => {
-      this.#stream.write(text, (error) => {
+      this.#stream.write(batch.payload, (error) => {
         resolve(error ? { status: 'retryable', reason: error.message } : { status: 'delivered' });
       });
     });

@@ -749,3 +749,40 @@ describe('fake Elasticsearch: authentication', () => {
     expect(body.error.reason).toContain('action [cluster:monitor/main] is unauthorized for user [bearer]');
   });
 });
+
+describe('fake Elasticsearch: checkDocumentsEvery (the benchmark mode)', () => {
+  it('parses only every Nth document, yet stores each once, answers 409 on an existing _id and checks what is not an object', async () => {
+    const server = await start({ checkDocumentsEvery: 3 });
+    const action = (id: string): unknown => ({ create: { _index: 'k8s-audit', _id: id } });
+    const first = await bulk(
+      server,
+      ndjson(
+        // Checked (the 1st of 3): maps n as text.
+        action('a'),
+        { n: 'text' },
+        action('b'),
+        { n: 1 },
+        action('c'),
+        // Not checked, but not an object: checked anyway.
+        [1, 2],
+        action('d'),
+        { n: 'x' },
+        // Not checked: an object where n is text would be refused if it were parsed.
+        action('e'),
+        { n: { deep: true } },
+        action('f'),
+        { n: 3 },
+      ),
+    );
+    expect(items(first.json).map((item) => item.status)).toEqual([201, 201, 400, 201, 201, 201]);
+    const second = await bulk(server, ndjson(action('f'), { n: 4 }, action('e'), { n: 5 }));
+    expect(items(second.json).map((item) => item.status)).toEqual([409, 409]);
+    expect(
+      server
+        .documents()
+        .map((document) => document.id)
+        .sort(),
+    ).toEqual(['a', 'b', 'd', 'e', 'f']);
+    expect(server.documents().find((document) => document.id === 'e')?.source).toEqual({ n: { deep: true } });
+  });
+});

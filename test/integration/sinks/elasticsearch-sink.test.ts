@@ -21,6 +21,7 @@ import {
 import { toDocument } from '../../../src/sinks/elasticsearch/encode.ts';
 import type { Batch, SendResult } from '../../../src/sinks/sink.ts';
 import { FakeElasticsearch, type FakeEsOptions } from '../../fakes/es-bulk-server.ts';
+import { encodedBatch } from '../../helpers/batches.ts';
 
 const repoRoot = fileURLToPath(new URL('../../..', import.meta.url));
 const fixturesDir = process.env.AUDIT_FIXTURES_DIR ?? resolve(repoRoot, '../shared/fixtures/audit');
@@ -95,8 +96,9 @@ function synthetic(count: number): OutEvent[] {
   return Array.from({ length: count }, (_, n) => outEvent(syntheticAudit(n)));
 }
 
-function batchOf(events: readonly OutEvent[], seq = 1): Batch {
-  return { seq, events, bytes: events.reduce((sum, event) => sum + Buffer.byteLength(event.raw), 0) };
+/** The events in the sink's wire form, as the lane hands them over. */
+function batchOf(sink: ElasticsearchSink, events: readonly OutEvent[], seq = 1): Batch {
+  return encodedBatch(sink.encoding, events, seq);
 }
 
 function loadFixtures(): FixtureEvent[] {
@@ -178,7 +180,7 @@ function send(
   events: readonly OutEvent[],
   signal = new AbortController().signal,
 ): Promise<SendResult> {
-  return sink.send(batchOf(events), signal);
+  return sink.send(batchOf(sink, events), signal);
 }
 
 function tempDir(): string {
@@ -766,7 +768,7 @@ describe.skipIf(noFixtures)(
       for (let start = 0; start < events.length; start += size) {
         results.push(
           await sink.send(
-            batchOf(events.slice(start, start + size), start / size),
+            batchOf(sink, events.slice(start, start + size), start / size),
             AbortSignal.timeout(30_000),
           ),
         );

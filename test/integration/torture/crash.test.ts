@@ -116,7 +116,14 @@ async function runTrial(seed: number): Promise<void> {
         intervalMs: 100,
         what: `every written event delivered and acknowledged ${reproduce}`,
       },
-    );
+    ).catch(async (error: unknown) => {
+      // What the final run was doing, for whoever reads the failure.
+      const snapshot = await status(daemon).catch((statusError: unknown) => String(statusError));
+      console.log(
+        `[crash-torture] ${reproduce} timed out: ${seen.size} of ${written} delivered; exit ${String(daemon.child.exitCode)}; status ${JSON.stringify(snapshot)}; last logs ${JSON.stringify(daemon.logs.slice(-20))}; stderr ${daemon.stderr().slice(-2000)}`,
+      );
+      throw error;
+    });
     const finalStatus = await status(daemon);
     expect(finalStatus.dataLoss, `data loss reported ${reproduce}`).toEqual([]);
     expect(await daemon.stop('SIGTERM'), `exit code of the final run ${reproduce}`).toBe(0);

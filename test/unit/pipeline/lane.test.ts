@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { type BatchEncoder, InlineEncoder } from '../../../src/pipeline/encoder-pool.ts';
 import { Lane, type LaneOptions } from '../../../src/pipeline/lane.ts';
 import { DeadLetterFile } from '../../../src/sinks/dead-letter.ts';
 import type { SourceItem } from '../../../src/source/source.ts';
@@ -18,6 +19,7 @@ const options: LaneOptions = {
 
 interface Harness {
   lane: Lane;
+  running: Promise<void>;
   source: ListSource;
   sink: ScriptedSink;
   acks: Map<string, number>;
@@ -35,7 +37,12 @@ afterEach(async () => {
   for (const harness of open.splice(0)) await harness.stop();
 });
 
-function startLane(items: readonly SourceItem[], sink = new ScriptedSink(), laneOptions = options): Harness {
+function startLane(
+  items: readonly SourceItem[],
+  sink = new ScriptedSink(),
+  laneOptions = options,
+  encoder: BatchEncoder = new InlineEncoder(),
+): Harness {
   const source = new ListSource(items);
   const acks = new Map<string, number>();
   const deadLetter = new DeadLetterFile(dir);
@@ -48,11 +55,14 @@ function startLane(items: readonly SourceItem[], sink = new ScriptedSink(), lane
     onAcknowledged: (key, offset) => acks.set(key, offset),
     log: pino({ level: 'silent' }),
     metrics,
+    encoder,
   });
   const abort = new AbortController();
   const running = lane.run(abort.signal);
+  running.catch(() => undefined);
   const harness: Harness = {
     lane,
+    running,
     source,
     sink,
     acks,
@@ -60,7 +70,7 @@ function startLane(items: readonly SourceItem[], sink = new ScriptedSink(), lane
     metrics,
     stop: async () => {
       abort.abort(new Error('test over'));
-      await running;
+      await running.catch(() => undefined);
       lane.abort();
       await lane.drain(50);
       await deadLetter.close();
@@ -169,7 +179,7 @@ describe('Lane', () => {
 
   it('splits a batch the sink finds too large and sends the halves', async () => {
     const sink = new ScriptedSink((batch) =>
-      batch.events.length > 1 ? { status: 'too-large', reason: 'HTTP 413' } : { status: 'delivered' },
+      batch.ends.length > 1 ? { status: 'too-large', reason: 'HTTP 413' } : { status: 'delivered' },
     );
     const item = linesItem([auditLine('a'), auditLine('b'), auditLine('c'), auditLine('d')]);
     const { acks } = startLane([item], sink, { ...options, batch: { ...options.batch, maxEvents: 4 } });
@@ -257,5 +267,17 @@ describe('Lane', () => {
     expect(first?.audit.requestObject).toEqual({ spec: 'r'.repeat(300) });
     expect(first?.audit.annotations).toEqual({ 'audit.k8s.io/truncated': 'true' });
     expect(second?.shrunk?.removed).toEqual(['responseObject', 'requestObject']);
+  });
+
+  it('stops with an error, acknowledging nothing, when a batch cannot be encoded (it is re-read on start)', async () => {
+    const failing: BatchEncoder = {
+      encode: () => Promise.reject(new Error('encoder worker exited with code 1')),
+      close: () => Promise.resolve(),
+    };
+    const item = linesItem([auditLine('a'), auditLine('b'), auditLine('c')]);
+    const { running, acks, sink } = startLane([item], new ScriptedSink(), options, failing);
+    await expect(running).rejects.toThrow('encoder worker exited with code 1');
+    expect(acks.size).toBe(0);
+    expect(sink.calls).toHaveLength(0);
   });
 });

@@ -4,7 +4,11 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseAuditLine } from '../../../src/pipeline/enrich.ts';
 import type { OutEvent } from '../../../src/pipeline/event.ts';
+import type { EventEncoding } from '../../../src/sinks/encoding.ts';
 import { FileSink } from '../../../src/sinks/file/file-sink.ts';
+import { encodedBatch } from '../../helpers/batches.ts';
+
+const ENRICHED: EventEncoding = { format: 'enriched-json' };
 
 function event(auditID: string): OutEvent {
   const outcome = parseAuditLine(
@@ -24,8 +28,8 @@ describe('FileSink', () => {
     const sink = new FileSink({ name: 'f', path: join(dir, 'sub', 'out.jsonl') });
     await sink.healthcheck();
     const results = await Promise.all([
-      sink.send({ seq: 1, events: [event('a'), event('b')], bytes: 0 }),
-      sink.send({ seq: 2, events: [event('c')], bytes: 0 }),
+      sink.send(encodedBatch(ENRICHED, [event('a'), event('b')], 1)),
+      sink.send(encodedBatch(ENRICHED, [event('c')], 2)),
     ]);
     expect(results).toEqual([{ status: 'delivered' }, { status: 'delivered' }]);
     await sink.close();
@@ -42,7 +46,7 @@ describe('FileSink', () => {
     const path = join(dir, 'out.jsonl');
     await writeFile(path, '{"auditID":"a"}\n{"auditID":"b"}\n{"audit');
     const sink = new FileSink({ name: 'f', path });
-    await sink.send({ seq: 1, events: [event('c')], bytes: 0 });
+    await sink.send(encodedBatch(ENRICHED, [event('c')], 1));
     await sink.close();
     const lines = (await readFile(path, 'utf8')).trim().split('\n');
     expect(lines.map((line) => (JSON.parse(line) as { auditID: string }).auditID)).toEqual(['a', 'b', 'c']);
@@ -52,7 +56,7 @@ describe('FileSink', () => {
     const dir = await mkdtemp(join(tmpdir(), 'kaf-file-sink-'));
     await writeFile(join(dir, 'not-a-dir'), '');
     const sink = new FileSink({ name: 'f', path: join(dir, 'not-a-dir', 'out.jsonl') });
-    const result = await sink.send({ seq: 1, events: [event('a')], bytes: 0 });
+    const result = await sink.send(encodedBatch(ENRICHED, [event('a')], 1));
     expect(result.status).toBe('retryable');
     await expect(sink.healthcheck()).rejects.toThrow('Sink f: cannot open');
   });

@@ -1,11 +1,15 @@
 import { describe, expect, it } from 'vitest';
+import { parseAuditLine } from '../../../../src/pipeline/enrich.ts';
 import type { AuditEvent, OutEvent } from '../../../../src/pipeline/event.ts';
+import { AuditEventGenerator } from '../../../../src/simulator/generator.ts';
+import { FIXTURES_PRESENT, FIXTURES_SKIP_REASON, fixtureLines } from '../../../helpers/fixtures.ts';
 import { parseIndexPattern } from '../../../../src/sinks/elasticsearch/config.ts';
 import {
   dataStreamTarget,
   documentId,
   type EsTarget,
   encodeBulkBody,
+  encodeBulkItem,
   sanitize,
   targetIndexFor,
   toDocument,
@@ -313,5 +317,100 @@ describe('encodeBulkBody', () => {
     const body = encodeBulkBody([outEvent({ ...createPod, userAgent: 'a\nb\u2028c' })], DATA_STREAM);
 
     expect(body.split('\n')).toHaveLength(3);
+  });
+});
+
+/** The document line of encodeBulkItem, parsed. */
+function sentDocument(event: OutEvent, target: EsTarget): Record<string, unknown> {
+  const [action, document, rest] = encodeBulkItem(event, target).split('\n');
+  expect(JSON.parse(action ?? '')).toEqual({
+    create: { _index: targetIndexFor(target, event.timestamp), _id: event.id },
+  });
+  expect(rest).toBe('');
+  return JSON.parse(document ?? '') as Record<string, unknown>;
+}
+
+/**
+ * encodeBulkItem builds the document from the original line; it must say what toDocument says. The
+ * bodies are the original text there (Go's escapes kept), so they are compared as JSON values.
+ */
+function expectSameAsToDocument(event: OutEvent, target: EsTarget = DATA_STREAM): void {
+  type Document = { kubernetes: { audit: Record<string, unknown> } };
+  const { kubernetes: sentKubernetes, ...sent } = sentDocument(event, target) as Document;
+  const { kubernetes: expectedKubernetes, ...expected } = JSON.parse(
+    JSON.stringify(toDocument(event, target)),
+  ) as Document;
+  const { requestObjectJson, responseObjectJson, ...sentAudit } = sentKubernetes.audit;
+  const {
+    requestObjectJson: expectedRequest,
+    responseObjectJson: expectedResponse,
+    ...expectedAudit
+  } = expectedKubernetes.audit;
+  expect(parsedBody(requestObjectJson)).toEqual(parsedBody(expectedRequest));
+  expect(parsedBody(responseObjectJson)).toEqual(parsedBody(expectedResponse));
+  expect(sentAudit).toEqual(expectedAudit);
+  expect(sent).toEqual(expected);
+}
+
+function parsedBody(text: unknown): unknown {
+  if (text === undefined) return undefined;
+  expect(typeof text).toBe('string');
+  return JSON.parse(text as string);
+}
+
+function lineEvent(line: string, offset = 0): OutEvent {
+  const outcome = parseAuditLine(
+    Buffer.from(line),
+    { path: '/var/log/kubernetes/audit.log', fileKey: 'k', offset },
+    { cluster: 'prod-eu', node: 'cp-1' },
+  );
+  if (!outcome.ok) throw new Error(`not an event: ${line.slice(0, 80)}`);
+  return outcome.event;
+}
+
+describe('encodeBulkItem', () => {
+  it('sends what toDocument describes, for generated events of every kind', () => {
+    const generator = new AuditEventGenerator({ seed: 21, largeEventRatio: 0.05 });
+    for (let index = 0; index < 3000; index++) expectSameAsToDocument(lineEvent(generator.nextLine(), index));
+  });
+
+  it.skipIf(!FIXTURES_PRESENT)(
+    `sends what toDocument describes, for every real fixture event${FIXTURES_SKIP_REASON}`,
+    () => {
+      const lines = fixtureLines();
+      expect(lines.length).toBeGreaterThan(0);
+      lines.forEach((line, index) => {
+        expectSameAsToDocument(lineEvent(line, index), DAILY);
+      });
+    },
+  );
+
+  it('keeps the bodies as the API server wrote them', () => {
+    const line =
+      '{"kind":"Event","auditID":"a","stage":"ResponseComplete","requestObject":{"q":"a\\u0026b"},"stageTimestamp":"2025-03-04T05:06:07.1Z"}';
+    const audit = sentDocument(lineEvent(line), DATA_STREAM).kubernetes as { audit: Record<string, unknown> };
+    expect(audit.audit.requestObjectJson).toBe('{"q":"a\\u0026b"}');
+    expect(audit.audit.requestObject).toBeUndefined();
+  });
+
+  it('falls back to serializing unusual lines, with the same result', () => {
+    const unusual = [
+      // Duplicate keys: JSON.parse keeps the last one, and so must the document.
+      '{"auditID":"a","stage":"ResponseComplete","verb":"get","verb":"list"}',
+      // A dotted and an escaped top-level key.
+      '{"auditID":"a","stage":"ResponseComplete","x.y":1,"\\u0076erb":"get"}',
+      // Bodies that are not objects, or null.
+      '{"auditID":"a","stage":"ResponseComplete","requestObject":"text","responseObject":7}',
+      '{"auditID":"a","stage":"ResponseComplete","requestObject":null,"responseObject":[1,{"a.b":2}]}',
+      // Odd types where the ECS fields come from.
+      '{"auditID":"a","stage":"ResponseComplete","verb":{"x":{},"y":null},"user":{"uid":{},"groups":[]},"userAgent":null,"objectRef":{"namespace":""},"sourceIPs":["nope",7]}',
+      // Whitespace, a blank key, and dotted keys deep inside.
+      ' { "auditID" : "a" , "stage":"ResponseComplete", " ":1, "user":{"extra":{"a.b":["c"]}} } \r',
+    ];
+    for (const line of unusual) expectSameAsToDocument(lineEvent(line));
+    const dotted = sentDocument(lineEvent(unusual[1] ?? ''), DATA_STREAM).kubernetes as {
+      audit: Record<string, unknown>;
+    };
+    expect(dotted.audit).toMatchObject({ x_y: 1, verb: 'get' });
   });
 });

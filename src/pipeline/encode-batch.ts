@@ -1,0 +1,108 @@
+// Parses, enriches, fits and encodes the lines of one batch into the sink's wire form: the per-event
+// hot path. Pure, so that it runs the same in a worker thread and on the main thread.
+import type { DeadLetterRecord } from '../sinks/dead-letter.ts';
+import { type EventEncoding, writeEvent } from '../sinks/encoding.ts';
+import type { BatchInput } from './batch-input.ts';
+import { type EnrichContext, parseAuditLine } from './enrich.ts';
+import { fitEvent } from './size-policy.ts';
+import { ByteWriter } from './wire-writer.ts';
+
+export interface EncodeJob {
+  /** The sink's name, for dead-letter records. */
+  readonly sink: string;
+  readonly encoding: EventEncoding;
+  readonly enrich: EnrichContext;
+  readonly maxEventBytes: number;
+  readonly input: BatchInput;
+  /** Where the wire forms are written (a bigger buffer is allocated if it is too small). */
+  readonly output: Uint8Array;
+}
+
+export interface EncodedBatch {
+  /** The events' wire forms, one after the other: in job.output unless that was too small. */
+  readonly payload: Uint8Array;
+  /** job.input.lines, handed back (a worker gets them transferred, not copied). */
+  readonly lines: Uint8Array;
+  /** eventEnds[i]: where event i's wire form ends in payload; it starts where event i-1's ends. */
+  readonly eventEnds: readonly number[];
+  /** The input line event i came from. */
+  readonly eventLines: readonly number[];
+  /** Lines that are no events (invalid UTF-8 or JSON) or too large even after shrinking. */
+  readonly deadLetters: readonly DeadLetterRecord[];
+  /** Events that lost request/response bodies to fit the sink. */
+  readonly shrunk: number;
+  readonly oldestEventTime: string | undefined;
+}
+
+export function encodeBatch(job: EncodeJob): EncodedBatch {
+  const { input, encoding, enrich, maxEventBytes, sink } = job;
+  // A detached (transferred) buffer reads as empty: never take that for a batch without events.
+  if (input.lines.byteLength !== (input.lineEnds.at(-1) ?? 0)) {
+    throw new Error(
+      `batch input holds ${input.lines.byteLength} bytes, its lines end at ${input.lineEnds.at(-1) ?? 0}`,
+    );
+  }
+  // Structured cloning to a worker turns the Buffer into a plain Uint8Array.
+  const lines = Buffer.from(input.lines.buffer, input.lines.byteOffset, input.lines.byteLength);
+  const output = new ByteWriter(Buffer.from(job.output.buffer, job.output.byteOffset, job.output.byteLength));
+  const eventEnds: number[] = [];
+  const eventLines: number[] = [];
+  const deadLetters: DeadLetterRecord[] = [];
+  let shrunk = 0;
+  let oldestEventTime: string | undefined;
+  let lineStart = 0;
+  for (let index = 0; index < input.lineEnds.length; index++) {
+    const lineEnd = input.lineEnds[index] as number;
+    const line = lines.subarray(lineStart, lineEnd);
+    lineStart = lineEnd;
+    const file = input.files[input.lineFiles[index] as number];
+    if (file === undefined) throw new Error(`batch input line ${index} has no file`);
+    const origin = { path: file.path, fileKey: file.key, offset: input.lineOffsets[index] as number };
+    const parsed = parseAuditLine(line, origin, enrich);
+    if (!parsed.ok) {
+      const utf8 = parsed.reason !== 'invalid-utf8';
+      deadLetters.push({
+        sink,
+        reason: parsed.reason,
+        detail: parsed.detail,
+        ...origin,
+        line: line.toString(utf8 ? 'utf8' : 'base64'),
+        lineEncoding: utf8 ? 'utf8' : 'base64',
+      });
+      continue;
+    }
+    const fitted = fitEvent(parsed.event, maxEventBytes, line.length);
+    if (!fitted.fits) {
+      deadLetters.push({
+        sink,
+        reason: 'event-too-large',
+        detail: `event is ${fitted.sizeBytes} bytes after dropping request/response bodies; the sink takes ${maxEventBytes}`,
+        ...origin,
+        event: parsed.event.audit,
+      });
+      continue;
+    }
+    const event = fitted.event;
+    if (event.shrunk) shrunk++;
+    // An ASCII line is its text byte for byte: spans of it are copied rather than re-encoded.
+    output.startEvent(event.raw, !event.shrunk && event.raw.length === line.length ? line : undefined);
+    writeEvent(encoding, event, output);
+    eventEnds.push(output.length);
+    eventLines.push(index);
+    if (oldestEventTime === undefined || event.timestamp < oldestEventTime) oldestEventTime = event.timestamp;
+  }
+  return {
+    payload: output.bytes(),
+    lines: input.lines,
+    eventEnds,
+    eventLines,
+    deadLetters,
+    shrunk,
+    oldestEventTime,
+  };
+}
+
+/** The output size to reserve for `inputBytes` of lines: wire forms are larger than the lines. */
+export function outputBytesFor(inputBytes: number): number {
+  return inputBytes * 2 + 64 * 1024;
+}

@@ -1,0 +1,77 @@
+// Where an encoder writes an event's wire form: text it produced, and spans of the event's original
+// line. Spans are copied from the line's bytes when the line is ASCII (string and byte offsets agree),
+// which spares building, flattening and re-encoding a string of most of the event.
+
+export interface WireWriter {
+  text(value: string): void;
+  /** Appends event.raw.slice(start, end). */
+  raw(start: number, end: number): void;
+}
+
+/** Builds the wire form as a string (tests, and callers that want one). */
+export class StringWriter implements WireWriter {
+  readonly #raw: string;
+  value = '';
+
+  constructor(raw: string) {
+    this.#raw = raw;
+  }
+
+  text(value: string): void {
+    this.value += value;
+  }
+
+  raw(start: number, end: number): void {
+    this.value += this.#raw.slice(start, end);
+  }
+}
+
+/** Writes wire forms as UTF-8 into one buffer, growing it by doubling. */
+export class ByteWriter implements WireWriter {
+  #bytes: Buffer;
+  #length = 0;
+  #rawText = '';
+  #rawBytes: Buffer | undefined;
+
+  constructor(initial: Buffer) {
+    this.#bytes = initial;
+  }
+
+  get length(): number {
+    return this.#length;
+  }
+
+  /** The event whose spans raw() copies; `bytes`: its line, when it is the same text byte for byte. */
+  startEvent(raw: string, bytes: Buffer | undefined): void {
+    this.#rawText = raw;
+    this.#rawBytes = bytes;
+  }
+
+  text(value: string): void {
+    // A UTF-16 code unit never takes more than 3 bytes in UTF-8.
+    this.#reserve(value.length * 3);
+    this.#length += this.#bytes.write(value, this.#length);
+  }
+
+  raw(start: number, end: number): void {
+    if (this.#rawBytes === undefined) {
+      this.text(this.#rawText.slice(start, end));
+      return;
+    }
+    this.#reserve(end - start);
+    this.#length += this.#rawBytes.copy(this.#bytes, this.#length, start, end);
+  }
+
+  bytes(): Buffer {
+    return this.#bytes.subarray(0, this.#length);
+  }
+
+  #reserve(bytes: number): void {
+    const needed = this.#length + bytes;
+    if (needed <= this.#bytes.length) return;
+    // Not from Buffer's shared pool: the whole ArrayBuffer is handed back from a worker.
+    const grown = Buffer.allocUnsafeSlow(Math.max(needed, this.#bytes.length * 2));
+    this.#bytes.copy(grown, 0, 0, this.#length);
+    this.#bytes = grown;
+  }
+}
