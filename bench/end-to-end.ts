@@ -2,7 +2,6 @@
 // Reports events/s, MB/s, peak RSS (VmHWM of the forwarder process) and the machine it ran on.
 // Usage: node bench/end-to-end.ts [--events N] [--sink file|elasticsearch] [--large-ratio R]
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +9,7 @@ import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
 import { AuditEventGenerator } from '../src/simulator/generator.ts';
+import { BUILT_MAIN, shippedNodeFlags } from '../test/helpers/shipped-node.ts';
 
 export interface EndToEndResult {
   readonly name: string;
@@ -20,6 +20,9 @@ export interface EndToEndResult {
   readonly eventsPerSecond: number;
   readonly megabytesPerSecond: number;
   readonly peakRssMB: number;
+  /** CPU seconds the forwarder (all its threads) and the sink's process used over the run. */
+  readonly forwarderCpuSeconds: number;
+  readonly sinkCpuSeconds: number | undefined;
   readonly nodeFlags: string;
   readonly node: string;
   readonly cpu: string;
@@ -29,13 +32,15 @@ export interface SinkUnderTest {
   readonly name: string;
   /** The sink's config entry. */
   readonly config: Record<string, unknown>;
+  /** The sink's process, when it has one (its CPU time is reported). */
+  readonly pid?: number;
   /** Stops the sink's side and returns how many events it stored, to check against what was sent. */
   close(): Promise<number>;
 }
 
 // The built forwarder, as the image runs it (`npm ci` builds dist/; bench/run.ts rebuilds it first).
 // Running the .ts sources would add Node's type stripper to every thread's memory.
-const MAIN = new URL('../dist/main.js', import.meta.url).pathname;
+const MAIN = BUILT_MAIN;
 
 /** Writes `events` generated lines to `path` in large writes; returns the byte count. */
 export async function generateAuditLog(
@@ -61,6 +66,14 @@ export async function generateAuditLog(
     await handle.close();
   }
   return bytes;
+}
+
+/** CPU seconds (user + system) a process has used so far, from /proc. */
+async function cpuSeconds(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the ")" that closes the command name; utime and stime are the 14th and 15th fields.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 async function peakRssMB(pid: number): Promise<number> {
@@ -152,6 +165,9 @@ export async function runEndToEnd(options: {
     let peak = 0;
     let seconds = 0;
     let stored = 0;
+    let forwarderCpu = 0;
+    let sinkCpu: number | undefined;
+    const sinkCpuAtStart = sink.pid === undefined ? undefined : await cpuSeconds(sink.pid);
     try {
       const startedLine = await jsonLineWith(child, 'status');
       const statusUrl = String(startedLine.status);
@@ -164,7 +180,13 @@ export async function runEndToEnd(options: {
       }
     } finally {
       seconds = (performance.now() - started) / 1000;
-      if (child.pid !== undefined) peak = Math.max(peak, await peakRssMB(child.pid).catch(() => 0));
+      if (child.pid !== undefined) {
+        peak = Math.max(peak, await peakRssMB(child.pid).catch(() => 0));
+        forwarderCpu = await cpuSeconds(child.pid).catch(() => 0);
+      }
+      if (sink.pid !== undefined && sinkCpuAtStart !== undefined) {
+        sinkCpu = round((await cpuSeconds(sink.pid)) - sinkCpuAtStart);
+      }
       child.kill('SIGTERM');
       await exited;
       stored = await sink.close();
@@ -178,6 +200,8 @@ export async function runEndToEnd(options: {
       eventsPerSecond: Math.round(options.events / seconds),
       megabytesPerSecond: round(bytes / 1024 / 1024 / seconds),
       peakRssMB: peak,
+      forwarderCpuSeconds: round(forwarderCpu),
+      sinkCpuSeconds: sinkCpu,
       nodeFlags: forwarderNodeArgs().join(' '),
       node: process.version,
       cpu: `${cpus()[0]?.model ?? 'unknown'} ×${cpus().length}`,
@@ -187,18 +211,10 @@ export async function runEndToEnd(options: {
   }
 }
 
-/**
- * Node flags for the forwarder: the image's NODE_OPTIONS (read from the Dockerfile, so the benchmark runs
- * what ships), or BENCH_FORWARDER_NODE_ARGS instead (e.g. to add --cpu-prof).
- */
-export function forwarderNodeArgs(): string[] {
-  const flags =
-    process.env.BENCH_FORWARDER_NODE_ARGS ??
-    /^ENV NODE_OPTIONS="([^"]*)"/m.exec(
-      readFileSync(new URL('../Dockerfile', import.meta.url), 'utf8'),
-    )?.[1] ??
-    '';
-  return flags.split(' ').filter((arg) => arg !== '');
+/** Node flags for the forwarder: the image's, or BENCH_FORWARDER_NODE_ARGS instead (e.g. to add --cpu-prof). */
+function forwarderNodeArgs(): string[] {
+  const flags = process.env.BENCH_FORWARDER_NODE_ARGS;
+  return flags === undefined ? shippedNodeFlags() : flags.split(' ').filter((arg) => arg !== '');
 }
 
 function round(value: number): number {
@@ -244,6 +260,7 @@ export async function elasticsearchSink(): Promise<SinkUnderTest> {
   const { url } = await jsonLineWith(child, 'url');
   return {
     name: 'fake Elasticsearch (separate process)',
+    ...(child.pid === undefined ? {} : { pid: child.pid }),
     config: { name: 'bench-es', type: 'elasticsearch', url: String(url) },
     async close() {
       const counted = jsonLineWith(child, 'documents');

@@ -96,7 +96,7 @@ export const deliverySchema = z
     shutdownTimeoutMs: positiveInt.default(10_000),
     /**
      * Worker threads that parse and encode events (most of the CPU per event); 0 does it on the main
-     * thread. auto: one per CPU, at most 4.
+     * thread. auto: one per CPU but one, at most 2 (~25 MB of RSS each).
      */
     encodeWorkers: z
       .union([z.literal('auto'), z.number().int().min(0).max(64)], {

@@ -10,6 +10,8 @@ import { createLogger } from '../logger.ts';
 import { SimulatedApiServer } from '../simulator/apiserver.ts';
 
 const CONFIG = new URL('../../config/demo.yaml', import.meta.url).pathname;
+/** How long a stop waits for the forwarder to read the API server's last writes. */
+const CATCH_UP_MS = 5000;
 const PROGRESS_EVERY_MS = 2000;
 
 async function main(): Promise<void> {
@@ -63,11 +65,24 @@ async function main(): Promise<void> {
     '\nStopping: the API server stops writing, the forwarder drains and saves its checkpoint…\n',
   );
   await apiServer.stop();
+  // Reading stops at SIGTERM, so first let the forwarder read what the API server wrote last (briefly).
+  const catchUpUntil = Date.now() + CATCH_UP_MS;
+  while (Date.now() < catchUpUntil && (forwarder.snapshot().sinks[0]?.lagBytes ?? 0) > 0) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
   await forwarder.stop();
   const sink = forwarder.snapshot().sinks[0];
+  const written = apiServer.stats().linesWritten;
+  const delivered = sink?.delivered ?? 0;
   process.stdout.write(
-    `Done: ${apiServer.stats().linesWritten} events written, ${sink?.delivered ?? 0} delivered.\n`,
+    `Done: ${written} events written, ${delivered} delivered${remark(written, delivered)}.\n`,
   );
+}
+
+function remark(written: number, delivered: number): string {
+  if (delivered < written) return ' (the rest is read from the checkpoint on the next start)';
+  if (delivered > written) return ' (with events an earlier run had not delivered)';
+  return '';
 }
 
 async function startForwarder(

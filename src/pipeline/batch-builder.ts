@@ -94,7 +94,9 @@ export class BatchBuilder {
 
 function timeOfLine(line: Uint8Array): string | undefined {
   try {
-    const audit = JSON.parse(Buffer.from(line.buffer, line.byteOffset, line.byteLength).toString('utf8')) as unknown;
+    const audit = JSON.parse(
+      Buffer.from(line.buffer, line.byteOffset, line.byteLength).toString('utf8'),
+    ) as unknown;
     if (audit === null || typeof audit !== 'object') return undefined;
     const { stageTimestamp, requestReceivedTimestamp, timestamp } = audit as Record<string, unknown>;
     const time = stageTimestamp ?? requestReceivedTimestamp ?? timestamp;

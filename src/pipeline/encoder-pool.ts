@@ -31,12 +31,15 @@ const WORKER_YOUNG_GENERATION_MB = 12;
 
 /**
  * `auto`: one worker per CPU but one, which the main thread (reading, sending, acknowledging) and the rest
- * of the node keep; none on a single CPU; at most 4. Each worker costs ~25 MB of RSS.
+ * of the node keep; none on a single CPU; at most 2, because each costs ~25 MB of RSS and a container's
+ * CPU count is the node's (a CPU limit does not lower it). More can be set.
  */
 export function encodeWorkerCount(setting: number | 'auto', cpus = availableParallelism()): number {
   if (setting !== 'auto') return setting;
-  return cpus <= 1 ? 0 : Math.min(4, cpus - 1);
+  return cpus <= 1 ? 0 : Math.min(AUTO_MAX_WORKERS, cpus - 1);
 }
+
+const AUTO_MAX_WORKERS = 2;
 
 /** The encoder a forwarder uses: inline with 0 workers. */
 export function createBatchEncoder(workers: number, log: Logger): BatchEncoder {

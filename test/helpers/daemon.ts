@@ -4,6 +4,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
+import { BUILT_MAIN, shippedNodeFlags } from './shipped-node.ts';
 import { waitFor } from './wait.ts';
 
 const MAIN = new URL('../../src/main.ts', import.meta.url).pathname;
@@ -25,13 +26,19 @@ export async function writeConfig(dir: string, config: Record<string, unknown>):
   return path;
 }
 
+/**
+ * `built`: run dist/main.js with the image's Node flags, as the image does (for memory measurements);
+ * otherwise the TypeScript sources.
+ */
 export async function startDaemon(
   configPath: string,
   env: Record<string, string> = {},
+  options: { readonly built?: boolean } = {},
 ): Promise<DaemonHandle> {
+  const entry = options.built === true ? [...shippedNodeFlags(), BUILT_MAIN] : [MAIN];
   const child = spawn(
     process.execPath,
-    [MAIN, 'run', '--config', configPath, '--status-listen', '127.0.0.1:0'],
+    [...entry, 'run', '--config', configPath, '--status-listen', '127.0.0.1:0'],
     {
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -130,5 +130,9 @@ events and the encoded request both live on the heap. Forwarder defaults are use
 {{- $cap := add $buffered $maxBytes }}
 {{- if gt $perLane $cap }}{{ $perLane = $cap }}{{ end }}
 {{- $sinks := len (.Values.config.sinks | default list) | int64 }}
-{{- add 100 (div (mul 3 $perLane $sinks) 1048576) }}
+{{- /* Encoder threads: ~25 MiB each; auto starts at most 2. */}}
+{{- $workers := 2 }}
+{{- if kindIs "float64" $delivery.encodeWorkers }}{{ $workers = int64 $delivery.encodeWorkers }}{{ end }}
+{{- if kindIs "int64" $delivery.encodeWorkers }}{{ $workers = $delivery.encodeWorkers }}{{ end }}
+{{- add 100 (mul 25 $workers) (div (mul 3 $perLane $sinks) 1048576) }}
 {{- end }}

@@ -33,8 +33,9 @@ const NORMAL_SECONDS = 10;
 const OUTAGE_SECONDS = Number(process.env.KAF_OUTAGE_SECONDS ?? 25);
 /**
  * A long run (the issue's figure is a 10-minute outage), so it runs only when KAF_OUTAGE_SECONDS is
- * set. Its 150 MB memory bound is not met with Node's default heap sizing (measured: 405 MB normal,
- * 447 MB outage, 540 MB recovery): issue 4 stays open on it.
+ * set. The outage costs no memory beyond normal running (measured +3 MB), but the 150 MB target itself
+ * is not met: ~149 MB normal, ~152 MB outage, ~170 MB recovery (catching up at full speed): issue 4
+ * stays open on it.
  */
 const OUTAGE_RUN_REQUESTED = process.env.KAF_OUTAGE_SECONDS !== undefined;
 /** The issue's target for the forwarder's peak RSS (also the benchmark's). */
@@ -87,7 +88,8 @@ describe.skipIf(!OUTAGE_RUN_REQUESTED)(
           sinks: [{ name: 'es', type: 'elasticsearch', url: proxy.url }],
         });
         writer.start();
-        const daemon = await startDaemon(configPath);
+        // The built forwarder with the image's Node flags: this measures what ships.
+        const daemon = await startDaemon(configPath, {}, { built: true });
         cleanup.push(async () => {
           await daemon.stop('SIGKILL');
         });

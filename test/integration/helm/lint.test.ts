@@ -110,7 +110,7 @@ describe.skipIf(SKIP !== '')(`NOTES.txt (helm 4 install --dry-run=client)${SKIP}
     expect(text).toContain('WARNING: hostNetwork=true');
     expect(text).toContain('WARNING: priorityClassName is empty');
     expect(text).toContain(
-      'WARNING: resources.limits.memory (128 Mi) is below the estimated peak for this config (190 Mi',
+      'WARNING: resources.limits.memory (128 Mi) is below the estimated peak for this config (240 Mi',
     );
   });
 

@@ -409,6 +409,28 @@ describe('elasticsearch sink: per-item outcomes', () => {
 });
 
 describe('elasticsearch sink: whole-request outcomes', () => {
+  it('fails a large request without copying its body (the client redacts errors by deep-copying them)', async () => {
+    const server = await startFake();
+    server.failRequests({ type: 'status', status: 503 }, { times: 1 });
+    const sink = makeSink(server);
+    // ~3 MB, as a batch of 1,000 events is.
+    const big = Array.from({ length: 1000 }, (_, n) =>
+      outEvent(syntheticAudit(n, { requestURI: `/api/v1/pods?padding=${'x'.repeat(2500)}` })),
+    );
+    const batch = batchOf(sink, big);
+    expect(batch.payload.length).toBeGreaterThan(2_500_000);
+    const before = process.memoryUsage().heapUsed;
+    const answered = await sink.send(batch, new AbortController().signal);
+    await server.close();
+    const refused = await sink.send(batch, new AbortController().signal);
+    const grownMB = (process.memoryUsage().heapUsed - before) / 1024 / 1024;
+
+    expect(answered).toMatchObject({ status: 'retryable', reason: containing('HTTP 503') });
+    expect(refused).toMatchObject({ status: 'retryable', reason: containing('connection failed') });
+    // Before the fix each failure allocated ~400 MB: an array entry per body byte.
+    expect(grownMB).toBeLessThan(50);
+  });
+
   it('returns retryable with Retry-After for a 429, after exactly one request', async () => {
     const server = await startFake();
     server.failRequests({ type: 'status', status: 429, headers: { 'Retry-After': '7' } });

@@ -81,8 +81,8 @@ describe('encodeBatch', () => {
 });
 
 describe('encodeWorkerCount', () => {
-  it('leaves one CPU to the main thread, none to spare on one CPU, and at most 4; a number is taken as is', () => {
-    expect([1, 2, 3, 8, 64].map((cpus) => encodeWorkerCount('auto', cpus))).toEqual([0, 1, 2, 4, 4]);
+  it('leaves one CPU to the main thread, none to spare on one CPU, and at most 2; a number is taken as is', () => {
+    expect([1, 2, 3, 8, 64].map((cpus) => encodeWorkerCount('auto', cpus))).toEqual([0, 1, 2, 2, 2]);
     expect(encodeWorkerCount(0, 8)).toBe(0);
     expect(encodeWorkerCount(6, 2)).toBe(6);
   });
