@@ -299,6 +299,8 @@ export class FakeElasticsearch {
   readonly #deniedActions = new Set<string>();
   readonly #deniedWriteIndices = new Set<string>();
   readonly #requests: RecordedRequest[] = [];
+  /** Bulk items answered, per status: what a long run can check without recording requests. */
+  readonly #itemStatuses = new Map<number, number>();
   readonly #recordRequests: boolean;
   readonly #checkDocumentsEvery: number;
   #documentsSeen = 0;
@@ -388,6 +390,11 @@ export class FakeElasticsearch {
   }
 
   /** Every request received, in order. */
+  /** How many bulk items were answered with each status (201 created, 409 already there, ...). */
+  itemStatusCounts(): ReadonlyMap<number, number> {
+    return this.#itemStatuses;
+  }
+
   get requests(): readonly RecordedRequest[] {
     return this.#requests;
   }
@@ -825,6 +832,8 @@ export class FakeElasticsearch {
       const item = this.#bulkItem(ctx, body, operation, position, targets);
       if ('error' in item) errors = true;
       items.push({ [operation.op]: item });
+      const status = Number(item.status);
+      this.#itemStatuses.set(status, (this.#itemStatuses.get(status) ?? 0) + 1);
     }
     return { errors, took: Date.now() - started, items };
   }
