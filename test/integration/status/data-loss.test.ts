@@ -48,7 +48,12 @@ describe('data loss', () => {
     await rm(backupPath);
     const daemon = await fixture.start(fixture.config());
     await fixture.waitForDelivered(newLines.length);
-    const status = await waitForStatus(daemon, (s) => s.dataLoss.length === 1, 'the data-loss record');
+    // Delivered events are acknowledged just after the file sink wrote them: wait for both.
+    const status = await waitForStatus(
+      daemon,
+      (s) => s.dataLoss.length === 1 && s.sinks[0]?.lagBytes === 0,
+      'the data-loss record, with the sink caught up',
+    );
 
     expect(status.dataLoss).toEqual([
       {
