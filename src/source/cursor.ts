@@ -28,6 +28,8 @@ export interface CursorHost {
   /** Resolves once changeSeq differs from `seq` (or after timeoutMs); rejects when the signal aborts. */
   waitForChange(seq: number, signal: AbortSignal, timeoutMs?: number): Promise<void>;
   requestScan(): void;
+  /** A read saw more of a young file's first bytes than its fingerprint covers: `head` is the wider head. */
+  onHeadRead(file: TrackedFile, head: Buffer): void;
   onSkipped(file: TrackedFile, start: number, end: number): void;
   /** A .gz was read to its end: its exact uncompressed size. */
   onCompressedEnd(file: TrackedFile, size: number): void;
@@ -185,6 +187,17 @@ export class LaneCursor implements LineSource {
         return 'wait';
       }
       this.#nextReadBytes = bytesRead === buffer.length ? this.#host.readChunkBytes : SMALL_READ_BYTES;
+      // Widen a young file's fingerprint to what was read before any of it can be acknowledged: an offset
+      // beyond the fingerprint would let another content at the same inode (copytruncate) pass for it.
+      if (wasActive && head.length < FINGERPRINT_MAX_BYTES && state.offset <= head.length) {
+        const end = Math.min(FINGERPRINT_MAX_BYTES, state.offset + bytesRead);
+        if (end > head.length) {
+          this.#host.onHeadRead(
+            file,
+            Buffer.concat([head.subarray(0, state.offset), buffer.subarray(0, end - state.offset)]),
+          );
+        }
+      }
       const queued = this.#queue.length;
       state.splitter.push(buffer.subarray(0, bytesRead), this.#queue);
       state.offset += bytesRead;

@@ -331,6 +331,16 @@ export class AuditLogTailer implements CursorHost {
     });
   }
 
+  /** CursorHost: widens a young active file's fingerprint to the head a read saw, and persists it. */
+  onHeadRead(file: TrackedFile, head: Buffer): void {
+    // A scan or another cursor may have widened it already; a head that disagrees is the scan's to sort out.
+    if (file.state !== 'active' || head.length <= file.head.length) return;
+    if (!head.subarray(0, file.head.length).equals(file.head)) return;
+    file.head = head;
+    file.fingerprint = sha256Hex(head);
+    this.#persist(file);
+  }
+
   requestScan(): void {
     if (this.#closed || !this.#started) return;
     if (this.#scanning) {
