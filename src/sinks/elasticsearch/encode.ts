@@ -70,72 +70,21 @@ export function writeBulkItem(event: OutEvent, target: EsTarget, out: WireWriter
   out.text('}}\n');
 }
 
-/** The ECS document for one event (see the field table in the Elasticsearch sink's design notes). */
+/**
+ * The ECS document for one event (see the field table in the Elasticsearch sink's design notes), as an
+ * object: what writeBulkItem sends, with the audit subtree built from the parsed event.
+ */
 export function toDocument(event: OutEvent, target: EsTarget): Record<string, unknown> {
-  const document = ecsFields(event, target);
+  const document = JSON.parse(`${ecsJsonOpen(event, target)}}`) as Record<string, unknown>;
   document.kubernetes = { audit: auditFields(event) };
   return document;
 }
 
-/** Every field of the document but kubernetes.audit. */
-function ecsFields(event: OutEvent, target: EsTarget): Record<string, unknown> {
-  const audit = event.audit;
-  const code = audit.responseStatus?.code;
-  const decision = audit.annotations?.['authorization.k8s.io/decision'];
-  const username = audit.user?.username;
-  const impersonated = audit.impersonatedUser?.username;
-  const ips = (audit.sourceIPs ?? []).filter((ip) => typeof ip === 'string' && isIP(ip) !== 0);
-  const objectRef = audit.objectRef ?? {};
-
-  return compact({
-    '@timestamp': event.timestamp,
-    message: summary(event),
-    ecs: { version: ECS_VERSION },
-    data_stream:
-      target.kind === 'data-stream'
-        ? { type: 'logs', dataset: DATASET, namespace: target.namespace }
-        : undefined,
-    event: {
-      kind: 'event',
-      category: ['api'],
-      type: eventTypes(audit.verb, decision),
-      action: audit.verb,
-      outcome: outcome(code, decision),
-      dataset: DATASET,
-      module: 'kubernetes',
-      id: event.id,
-      duration: audit.stage === 'RequestReceived' ? undefined : durationNanos(audit),
-    },
-    user: {
-      name: username,
-      id: audit.user?.uid,
-      group: { name: audit.user?.groups },
-      effective: { name: impersonated, group: { name: audit.impersonatedUser?.groups } },
-    },
-    // sourceIPs[0] is the client as X-Forwarded-For reports it (client-controlled); the list stays in
-    // kubernetes.audit.sourceIPs. Invalid entries are skipped: an ip field would refuse the whole event.
-    source: { ip: ips[0] },
-    related: { ip: unique(ips), user: unique([username, impersonated]) },
-    user_agent: { original: audit.userAgent },
-    orchestrator: {
-      type: 'kubernetes',
-      cluster: { name: event.cluster },
-      namespace: objectRef.namespace,
-      resource: { type: objectRef.resource, name: objectRef.name },
-    },
-    host: { name: event.node },
-    log: { file: { path: event.origin.path }, offset: event.origin.offset },
-    k8s_audit_forwarder: event.shrunk
-      ? { shrunk: { removed: event.shrunk.removed, original_bytes: event.shrunk.originalBytes } }
-      : undefined,
-  });
-}
-
 /**
- * The JSON text of ecsFields() without its closing brace, written directly: building the object, compacting
- * and serializing it cost more than the rest of the document.
+ * The document's fields but kubernetes.audit, as JSON text without its closing brace. Written directly:
+ * building an object, dropping its empty parts and serializing it cost more than the rest of the document.
  */
-export function ecsJsonOpen(event: OutEvent, target: EsTarget): string {
+function ecsJsonOpen(event: OutEvent, target: EsTarget): string {
   const { audit } = event;
   const { user, impersonatedUser } = audit;
   const objectRef = audit.objectRef ?? {};
@@ -171,7 +120,7 @@ export function ecsJsonOpen(event: OutEvent, target: EsTarget): string {
   return json;
 }
 
-/** `,"name":value` as compact() would keep it: nothing for undefined or an object left empty. */
+/** `,"name":value`, or nothing for undefined or an object that is empty once compacted. */
 function member(name: string, value: unknown): string {
   if (value === undefined) return '';
   if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
@@ -216,7 +165,7 @@ interface Splice {
 }
 
 /** The changes that turn the line into auditJson's text, in order; undefined when it must be serialized. */
-export function auditSplices(event: OutEvent): Splice[] | undefined {
+function auditSplices(event: OutEvent): Splice[] | undefined {
   const { raw, audit } = event;
   const members = findMembers(raw);
   // Duplicate keys: JSON.parse kept the last one, the line has both.

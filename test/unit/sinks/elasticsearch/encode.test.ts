@@ -331,8 +331,9 @@ function sentDocument(event: OutEvent, target: EsTarget): Record<string, unknown
 }
 
 /**
- * encodeBulkItem builds the document from the original line; it must say what toDocument says. The
- * bodies are the original text there (Go's escapes kept), so they are compared as JSON values.
+ * encodeBulkItem builds kubernetes.audit from the original line; it must say what toDocument builds from the
+ * parsed event (the ECS fields come from the same code in both, and the goldens above pin them). The bodies
+ * are the original text there (Go's escapes kept), so they are compared as JSON values.
  */
 function expectSameAsToDocument(event: OutEvent, target: EsTarget = DATA_STREAM): void {
   type Document = { kubernetes: { audit: Record<string, unknown> } };
