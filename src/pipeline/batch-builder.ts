@@ -4,7 +4,8 @@ import type { AckTracker, Segment } from '../checkpoint/ack-tracker.ts';
 import type { DeadLetterRecord } from '../sinks/dead-letter.ts';
 import type { FileRef } from '../source/source.ts';
 import { type BatchInput, BatchInputBuilder } from './batch-input.ts';
-import type { BufferPool } from './buffer-pool.ts';
+import { asBuffer, type BufferPool } from './buffer-pool.ts';
+import { recordedTime } from './enrich.ts';
 
 /** Lines tried by firstEventTime() before it gives up (invalid lines are not events). */
 const SCANNED_FOR_TIME = 10;
@@ -94,13 +95,10 @@ export class BatchBuilder {
 
 function timeOfLine(line: Uint8Array): string | undefined {
   try {
-    const audit = JSON.parse(
-      Buffer.from(line.buffer, line.byteOffset, line.byteLength).toString('utf8'),
-    ) as unknown;
-    if (audit === null || typeof audit !== 'object') return undefined;
-    const { stageTimestamp, requestReceivedTimestamp, timestamp } = audit as Record<string, unknown>;
-    const time = stageTimestamp ?? requestReceivedTimestamp ?? timestamp;
-    return typeof time === 'string' && time !== '' ? time : undefined;
+    const audit = JSON.parse(asBuffer(line).toString('utf8')) as unknown;
+    return audit === null || typeof audit !== 'object'
+      ? undefined
+      : recordedTime(audit as Record<string, unknown>);
   } catch {
     return undefined;
   }

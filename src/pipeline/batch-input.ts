@@ -35,10 +35,6 @@ export class BatchInputBuilder {
     return this.#lineEnds.length;
   }
 
-  get byteLength(): number {
-    return this.#length;
-  }
-
   add(line: Uint8Array, file: FileRef, offset: number): void {
     const needed = this.#length + line.length;
     if (needed > this.#bytes.length) {
@@ -61,9 +57,7 @@ export class BatchInputBuilder {
 
   /** Line `index` as held so far. */
   line(index: number): Uint8Array | undefined {
-    if (index >= this.#lineEnds.length) return undefined;
-    const start = index === 0 ? 0 : (this.#lineEnds[index - 1] as number);
-    return this.#bytes.subarray(start, this.#lineEnds[index]);
+    return index < this.#lineEnds.length ? lineAt(this.#bytes, this.#lineEnds, index) : undefined;
   }
 
   build(): BatchInput {
@@ -79,6 +73,10 @@ export class BatchInputBuilder {
 
 /** Line `index` of a batch input. */
 export function lineOf(input: BatchInput, index: number): Uint8Array {
-  const start = index === 0 ? 0 : (input.lineEnds[index - 1] as number);
-  return input.lines.subarray(start, input.lineEnds[index]);
+  return lineAt(input.lines, input.lineEnds, index);
+}
+
+function lineAt(lines: Uint8Array, lineEnds: readonly number[], index: number): Uint8Array {
+  const start = index === 0 ? 0 : (lineEnds[index - 1] as number);
+  return lines.subarray(start, lineEnds[index]);
 }

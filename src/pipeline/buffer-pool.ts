@@ -47,3 +47,8 @@ export class BufferPool {
     if ((this.#free[smallest] as ArrayBuffer).byteLength < buffer.byteLength) this.#free[smallest] = buffer;
   }
 }
+
+/** A Buffer over the same memory as `view` (structured cloning turns Buffers into plain Uint8Arrays). */
+export function asBuffer(view: Uint8Array): Buffer {
+  return Buffer.from(view.buffer, view.byteOffset, view.byteLength);
+}

@@ -3,6 +3,7 @@
 import type { DeadLetterRecord } from '../sinks/dead-letter.ts';
 import { type EventEncoding, writeEvent } from '../sinks/encoding.ts';
 import type { BatchInput } from './batch-input.ts';
+import { asBuffer } from './buffer-pool.ts';
 import { type EnrichContext, parseAuditLine } from './enrich.ts';
 import { fitEvent } from './size-policy.ts';
 import { ByteWriter } from './wire-writer.ts';
@@ -42,9 +43,8 @@ export function encodeBatch(job: EncodeJob): EncodedBatch {
       `batch input holds ${input.lines.byteLength} bytes, its lines end at ${input.lineEnds.at(-1) ?? 0}`,
     );
   }
-  // Structured cloning to a worker turns the Buffer into a plain Uint8Array.
-  const lines = Buffer.from(input.lines.buffer, input.lines.byteOffset, input.lines.byteLength);
-  const output = new ByteWriter(Buffer.from(job.output.buffer, job.output.byteOffset, job.output.byteLength));
+  const lines = asBuffer(input.lines);
+  const output = new ByteWriter(asBuffer(job.output));
   const eventEnds: number[] = [];
   const eventLines: number[] = [];
   const deadLetters: DeadLetterRecord[] = [];

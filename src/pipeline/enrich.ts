@@ -3,6 +3,7 @@
 import { isAscii, isUtf8 } from 'node:buffer';
 import { hash } from 'node:crypto';
 import type { AuditEvent, EventOrigin, OutEvent } from './event.ts';
+import { isJsonWhitespace } from './json-members.ts';
 import { StringWriter, type WireWriter } from './wire-writer.ts';
 
 export interface EnrichContext {
@@ -64,8 +65,13 @@ export function eventId(cluster: string, audit: AuditEvent, raw: string): string
 
 /** stageTimestamp (when this stage happened), else the request's time, else v1beta1's timestamp. */
 export function eventTimestamp(audit: AuditEvent): string {
+  return recordedTime(audit) ?? new Date().toISOString();
+}
+
+/** The time the event carries (see eventTimestamp), if it carries one. */
+export function recordedTime(audit: Readonly<Record<string, unknown>>): string | undefined {
   const candidate = audit.stageTimestamp ?? audit.requestReceivedTimestamp ?? audit.timestamp;
-  return typeof candidate === 'string' && candidate !== '' ? candidate : new Date().toISOString();
+  return typeof candidate === 'string' && candidate !== '' ? candidate : undefined;
 }
 
 /**
@@ -92,8 +98,4 @@ export function writeEnrichedJson(event: OutEvent, out: WireWriter): void {
   }
   out.text(`${prefix},`);
   out.raw(body, raw.length);
-}
-
-function isJsonWhitespace(code: number): boolean {
-  return code === 0x20 || code === 0x0a || code === 0x0d || code === 0x09;
 }

@@ -71,7 +71,7 @@ function endOfValue(text: string, start: number): number {
       code === COMMA ||
       code === CLOSE_BRACE ||
       code === CLOSE_BRACKET ||
-      isWhitespace(code) ||
+      isJsonWhitespace(code) ||
       at >= text.length
     )
       return at;
@@ -81,10 +81,11 @@ function endOfValue(text: string, start: number): number {
 
 function skipWhitespace(text: string, start: number): number {
   let at = start;
-  while (isWhitespace(text.charCodeAt(at))) at++;
+  while (isJsonWhitespace(text.charCodeAt(at))) at++;
   return at;
 }
 
-function isWhitespace(code: number): boolean {
+/** JSON's insignificant whitespace: space, tab, line feed, carriage return. */
+export function isJsonWhitespace(code: number): boolean {
   return code === 0x20 || code === 0x0a || code === 0x0d || code === 0x09;
 }

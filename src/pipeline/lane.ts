@@ -13,7 +13,7 @@ import type { LineSource, SourceItem } from '../source/source.ts';
 import type { ForwarderMetrics } from '../status/metrics.ts';
 import { BatchBuilder, type BuiltBatch } from './batch-builder.ts';
 import { lineOf } from './batch-input.ts';
-import { BufferPool } from './buffer-pool.ts';
+import { asBuffer, BufferPool } from './buffer-pool.ts';
 import { type EncodedBatch, outputBytesFor } from './encode-batch.ts';
 import type { BatchEncoder } from './encoder-pool.ts';
 import type { EnrichContext } from './enrich.ts';
@@ -394,12 +394,7 @@ export class Lane {
     signal: AbortSignal,
     indices: readonly number[] = encoded.eventEnds.map((_end, index) => index),
   ): Promise<void> {
-    const { payload } = encoded;
-    const all: EncodedEvents = {
-      // A view, not a copy: a payload from a worker arrives as a plain Uint8Array.
-      payload: Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength),
-      ends: encoded.eventEnds,
-    };
+    const all: EncodedEvents = { payload: asBuffer(encoded.payload), ends: encoded.eventEnds };
     // Indices into the encoded batch of the events still to send.
     let pending = indices;
     let attempt = 0;
@@ -488,7 +483,7 @@ export class Lane {
         fileKey: file?.key ?? '',
         offset: input.lineOffsets[line] as number,
         // The line parsed when the batch was encoded.
-        event: JSON.parse(Buffer.from(lineOf(input, line)).toString('utf8')) as unknown,
+        event: JSON.parse(asBuffer(lineOf(input, line)).toString('utf8')) as unknown,
       };
     });
     if (records.length > 0) {

@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { OutEvent } from '../../pipeline/event.ts';
-import { findMembers } from '../../pipeline/json-members.ts';
+import { findMembers, isJsonWhitespace } from '../../pipeline/json-members.ts';
 import { StringWriter, type WireWriter } from '../../pipeline/wire-writer.ts';
 import type { IndexPattern } from './config.ts';
 import { DATASET } from './dataset.ts';
@@ -205,7 +205,7 @@ function isPlainKey(text: string, start: number, end: number): boolean {
   for (let at = start + 1; at < end - 1; at++) {
     const code = text.charCodeAt(at);
     if (code === 0x2e || code === 0x5c) return false;
-    if (code !== 0x20 && code !== 0x09 && code !== 0x0a && code !== 0x0d) blank = false;
+    if (!isJsonWhitespace(code)) blank = false;
   }
   return !blank;
 }
