@@ -2449,42 +2449,23 @@ function isStrictDateOptionalTime(text: string): boolean {
     if (digit < 0 || digit > 9) return false;
   }
   if (at === end) return true;
-  // -MM
-  if (text.charCodeAt(at) !== 45) return false;
-  at += 1;
-  const month = twoDigitsAt(text, at);
-  if (month < 0) return false;
-  at += 2;
-  if (month < 1 || month > 12) return false;
+  // -MM, then -DD
+  if (!hasPartAt(text, at, 45, 1, 12)) return false;
+  at += 3;
   if (at === end) return true;
-  // -DD
-  if (text.charCodeAt(at) !== 45) return false;
-  at += 1;
-  const day = twoDigitsAt(text, at);
-  if (day < 0) return false;
-  at += 2;
-  if (day < 1 || day > 31) return false;
+  if (!hasPartAt(text, at, 45, 1, 31)) return false;
+  at += 3;
   if (at === end) return true;
   // THH
-  if (text.charCodeAt(at) !== 84) return false;
-  at += 1;
-  const hour = twoDigitsAt(text, at);
-  if (hour < 0) return false;
-  at += 2;
-  if (hour > 23) return false;
+  if (!hasPartAt(text, at, 84, 0, 23)) return false;
+  at += 3;
   // :mm, then :ss, then a fraction of 1 to 9 digits
   if (text.charCodeAt(at) === 58) {
-    at += 1;
-    const minute = twoDigitsAt(text, at);
-    if (minute < 0) return false;
-    at += 2;
-    if (minute > 59) return false;
+    if (!hasPartAt(text, at, 58, 0, 59)) return false;
+    at += 3;
     if (text.charCodeAt(at) === 58) {
-      at += 1;
-      const second = twoDigitsAt(text, at);
-      if (second < 0) return false;
-      at += 2;
-      if (second > 59) return false;
+      if (!hasPartAt(text, at, 58, 0, 59)) return false;
+      at += 3;
       const separator = text.charCodeAt(at);
       if (separator === 46 || separator === 44) {
         at += 1;
@@ -2510,6 +2491,13 @@ function isStrictDateOptionalTime(text: string): boolean {
   if (text.charCodeAt(at) === 58) at += 1;
   if (twoDigitsAt(text, at) < 0) return false;
   return at + 2 === end;
+}
+
+/** Whether `text` has, at `at`, the character `separator` then two digits from min to max. */
+function hasPartAt(text: string, at: number, separator: number, min: number, max: number): boolean {
+  if (text.charCodeAt(at) !== separator) return false;
+  const value = twoDigitsAt(text, at + 1);
+  return value >= min && value <= max;
 }
 
 /** The two ASCII digits at `at` as a number, or -1. */
