@@ -252,7 +252,7 @@ export async function elasticsearchSink(): Promise<SinkUnderTest> {
   // The fake keeps every document (a million of them) in memory: give it room.
   const child = spawn(
     process.execPath,
-    ['--max-old-space-size=16384', new URL('./es-fake-process.ts', import.meta.url).pathname],
+    [...(process.env.BENCH_FAKE_NODE_ARGS ?? '').split(' ').filter((a) => a !== ''), '--max-old-space-size=16384', new URL('./es-fake-process.ts', import.meta.url).pathname],
     {
       stdio: ['ignore', 'pipe', 'inherit'],
     },

@@ -1,6 +1,7 @@
 // Parses, enriches, fits and encodes the lines of one batch into the sink's wire form: the per-event
 // hot path. Pure, so that it runs the same in a worker thread and on the main thread.
 import type { DeadLetterRecord } from '../sinks/dead-letter.ts';
+import { BulkLineEncoder } from '../sinks/elasticsearch/encode-line.ts';
 import { type EventEncoding, writeEvent } from '../sinks/encoding.ts';
 import type { BatchInput } from './batch-input.ts';
 import { asBuffer } from './buffer-pool.ts';
@@ -50,6 +51,9 @@ export function encodeBatch(job: EncodeJob): EncodedBatch {
   const deadLetters: DeadLetterRecord[] = [];
   let shrunk = 0;
   let oldestEventTime: string | undefined;
+  // Elasticsearch documents are written straight from the lines' bytes; what that path leaves is parsed.
+  const lineEncoder =
+    encoding.format === 'elasticsearch-bulk' ? new BulkLineEncoder(encoding.target, enrich) : undefined;
   let lineStart = 0;
   for (let index = 0; index < input.lineEnds.length; index++) {
     const lineEnd = input.lineEnds[index] as number;
@@ -58,6 +62,15 @@ export function encodeBatch(job: EncodeJob): EncodedBatch {
     const file = input.files[input.lineFiles[index] as number];
     if (file === undefined) throw new Error(`batch input line ${index} has no file`);
     const origin = { path: file.path, fileKey: file.key, offset: input.lineOffsets[index] as number };
+    if (lineEncoder !== undefined && line.length <= maxEventBytes) {
+      const timestamp = lineEncoder.encode(line, origin, output);
+      if (timestamp !== undefined) {
+        eventEnds.push(output.length);
+        eventLines.push(index);
+        if (oldestEventTime === undefined || timestamp < oldestEventTime) oldestEventTime = timestamp;
+        continue;
+      }
+    }
     const parsed = parseAuditLine(line, origin, enrich);
     if (!parsed.ok) {
       const utf8 = parsed.reason !== 'invalid-utf8';

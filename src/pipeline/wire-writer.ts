@@ -2,6 +2,9 @@
 // line. Spans are copied from the line's bytes when the line is ASCII (string and byte offsets agree),
 // which spares building, flattening and re-encoding a string of most of the event.
 
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+
 export interface WireWriter {
   text(value: string): void;
   /** Appends event.raw.slice(start, end). */
@@ -60,6 +63,43 @@ export class ByteWriter implements WireWriter {
     }
     this.#reserve(end - start);
     this.#length += this.#rawBytes.copy(this.#bytes, this.#length, start, end);
+  }
+
+  /** Appends one byte (ASCII). */
+  byte(value: number): void {
+    this.#reserve(1);
+    this.#bytes[this.#length++] = value;
+  }
+
+  /**
+   * Appends the JSON string whose value is event.raw.slice(start, end), which must be valid JSON text: its
+   * only control characters are then whitespace between tokens, and '"' and '\\' are all that need escaping.
+   */
+  rawAsJsonString(start: number, end: number): void {
+    const source = this.#rawBytes;
+    if (source === undefined) {
+      this.text(JSON.stringify(this.#rawText.slice(start, end)));
+      return;
+    }
+    this.#reserve((end - start) * 2 + 2);
+    const bytes = this.#bytes;
+    let at = this.#length;
+    bytes[at++] = QUOTE;
+    for (let index = start; index < end; index++) {
+      const code = source[index] as number;
+      if (code >= 0x20 && code !== QUOTE && code !== BACKSLASH) {
+        bytes[at++] = code;
+        continue;
+      }
+      bytes[at++] = BACKSLASH;
+      if (code === QUOTE || code === BACKSLASH) bytes[at++] = code;
+      else if (code === 0x09) bytes[at++] = 0x74;
+      else if (code === 0x0a) bytes[at++] = 0x6e;
+      else if (code === 0x0d) bytes[at++] = 0x72;
+      else throw new Error(`control character 0x${code.toString(16)} outside a JSON string`);
+    }
+    bytes[at++] = QUOTE;
+    this.#length = at;
   }
 
   bytes(): Buffer {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { parseAuditLine } from '../../../../src/pipeline/enrich.ts';
 import type { AuditEvent, OutEvent } from '../../../../src/pipeline/event.ts';
 import { AuditEventGenerator } from '../../../../src/simulator/generator.ts';
+import { expectBulkItemOf, sentBulkDocument } from '../../../helpers/bulk-documents.ts';
 import { FIXTURES_PRESENT, FIXTURES_SKIP_REASON, fixtureLines } from '../../../helpers/fixtures.ts';
 import { parseIndexPattern } from '../../../../src/sinks/elasticsearch/config.ts';
 import {
@@ -322,41 +323,12 @@ describe('encodeBulkBody', () => {
 
 /** The document line of encodeBulkItem, parsed. */
 function sentDocument(event: OutEvent, target: EsTarget): Record<string, unknown> {
-  const [action, document, rest] = encodeBulkItem(event, target).split('\n');
-  expect(JSON.parse(action ?? '')).toEqual({
-    create: { _index: targetIndexFor(target, event.timestamp), _id: event.id },
-  });
-  expect(rest).toBe('');
-  return JSON.parse(document ?? '') as Record<string, unknown>;
+  return sentBulkDocument(encodeBulkItem(event, target), event, target);
 }
 
-/**
- * encodeBulkItem builds kubernetes.audit from the original line; it must say what toDocument builds from the
- * parsed event (the ECS fields come from the same code in both, and the goldens above pin them). The bodies
- * are the original text there (Go's escapes kept), so they are compared as JSON values.
- */
+/** encodeBulkItem builds kubernetes.audit from the original line; it must say what toDocument says. */
 function expectSameAsToDocument(event: OutEvent, target: EsTarget = DATA_STREAM): void {
-  type Document = { kubernetes: { audit: Record<string, unknown> } };
-  const { kubernetes: sentKubernetes, ...sent } = sentDocument(event, target) as Document;
-  const { kubernetes: expectedKubernetes, ...expected } = JSON.parse(
-    JSON.stringify(toDocument(event, target)),
-  ) as Document;
-  const { requestObjectJson, responseObjectJson, ...sentAudit } = sentKubernetes.audit;
-  const {
-    requestObjectJson: expectedRequest,
-    responseObjectJson: expectedResponse,
-    ...expectedAudit
-  } = expectedKubernetes.audit;
-  expect(parsedBody(requestObjectJson)).toEqual(parsedBody(expectedRequest));
-  expect(parsedBody(responseObjectJson)).toEqual(parsedBody(expectedResponse));
-  expect(sentAudit).toEqual(expectedAudit);
-  expect(sent).toEqual(expected);
-}
-
-function parsedBody(text: unknown): unknown {
-  if (text === undefined) return undefined;
-  expect(typeof text).toBe('string');
-  return JSON.parse(text as string);
+  expectBulkItemOf(encodeBulkItem(event, target), event, target);
 }
 
 function lineEvent(line: string, offset = 0): OutEvent {

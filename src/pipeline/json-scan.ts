@@ -1,0 +1,270 @@
+// Validates a JSON object held as bytes and finds its top-level members in the same pass, without building
+// any value: the per-event hot path for sinks that copy most of the line instead of re-serializing it.
+// Sound, not complete: true means JSON.parse accepts the text (RFC 8259 grammar, checked as strictly);
+// false means invalid or merely unusual (not an object, nested deeper than MAX_DEPTH), and the caller then
+// takes the JSON.parse path, which also words the error. UTF-8 validity is the caller's check (isUtf8).
+
+/** The member's key has a dot or an escape, is empty or starts with whitespace: not copyable as it is. */
+export const KEY_UNUSUAL = 1;
+/** A key inside the member's value has a dot (it is listed in ObjectScan.dottedKeys). */
+export const NESTED_KEY_DOTTED = 2;
+/** A key inside the member's value has an underscore (so dedotting could make two keys one). */
+export const NESTED_KEY_UNDERSCORE = 4;
+/** A key inside the member's value has an escape, is empty or starts with whitespace. */
+export const NESTED_KEY_COMPLEX = 8;
+/** A string in the member's value has an escape sequence: its text is not its value. */
+export const HAS_ESCAPE = 16;
+
+/** Fields of one member in ObjectScan.members: its key's quotes included, its value's end exclusive. */
+export const KEY_START = 0;
+export const KEY_END = 1;
+export const VALUE_START = 2;
+export const VALUE_END = 3;
+export const FLAGS = 4;
+/** The member's own members when its value is an object: a range of ObjectScan.children. */
+export const CHILDREN_START = 5;
+export const CHILDREN_END = 6;
+export const MEMBER_FIELDS = 7;
+/** Fields of one nested member in ObjectScan.children (KEY_START...VALUE_END). */
+export const CHILD_FIELDS = 4;
+
+const KEY_DOT = 1;
+const KEY_UNDERSCORE = 2;
+const KEY_COMPLEX = 4;
+
+const MAX_DEPTH = 256;
+const IN_OBJECT = 1;
+const IN_ARRAY = 2;
+
+const VALUE = 0;
+const AFTER_VALUE = 1;
+const KEY = 2;
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const COMMA = 0x2c;
+const COLON = 0x3a;
+const DOT = 0x2e;
+const MINUS = 0x2d;
+const PLUS = 0x2b;
+const UNDERSCORE = 0x5f;
+const OPEN_BRACE = 0x7b;
+const CLOSE_BRACE = 0x7d;
+const OPEN_BRACKET = 0x5b;
+const CLOSE_BRACKET = 0x5d;
+
+/** Bytes that end a run of plain string content: control characters, '"' and '\'. */
+const STRING_STOP = new Uint8Array(256);
+for (let code = 0; code < 0x20; code++) STRING_STOP[code] = 1;
+STRING_STOP[QUOTE] = 1;
+STRING_STOP[BACKSLASH] = 1;
+
+/** The characters that may follow '\' (besides 'u'). */
+const SIMPLE_ESCAPE = new Uint8Array(256);
+for (const char of '"\\/bfnrt') SIMPLE_ESCAPE[char.charCodeAt(0)] = 1;
+
+const HEX = new Uint8Array(256);
+for (const char of '0123456789abcdefABCDEF') HEX[char.charCodeAt(0)] = 1;
+
+/** Reusable: one instance scans line after line without allocating. */
+export class ObjectScan {
+  /** MEMBER_FIELDS numbers per top-level member, in order (see KEY_START...CHILDREN_END). */
+  readonly members: number[] = [];
+  /** CHILD_FIELDS numbers per member of a top-level member's object value. */
+  readonly children: number[] = [];
+  /** Key start and end of every nested key that has a dot, in order. */
+  readonly dottedKeys: number[] = [];
+  /** Where the object's '{' is, and the index after its '}'. */
+  objectStart = 0;
+  objectEnd = 0;
+  readonly #containers = new Uint8Array(MAX_DEPTH);
+  /** Counts escapes seen, so that a string's scan can tell whether it had one without returning two values. */
+  #escapes = 0;
+
+  /** Scans bytes[from, to): true when it is one JSON object, with whitespace around it at most. */
+  scan(bytes: Uint8Array, from: number, to: number): boolean {
+    const { members, children, dottedKeys } = this;
+    members.length = 0;
+    children.length = 0;
+    dottedKeys.length = 0;
+    const containers = this.#containers;
+    let at = skipWhitespace(bytes, from, to);
+    if (at >= to || bytes[at] !== OPEN_BRACE) return false;
+    this.objectStart = at;
+    let depth = 0;
+    let state = VALUE;
+    // Of the top-level member being scanned: its flags, and where its children start.
+    let flags = 0;
+    let memberChildren = 0;
+    for (;;) {
+      if (state === VALUE) {
+        if (at >= to) return false;
+        const code = bytes[at] as number;
+        if (code === QUOTE) {
+          const escapes = this.#escapes;
+          at = this.#skipString(bytes, at, to);
+          if (at < 0) return false;
+          if (this.#escapes !== escapes) flags |= HAS_ESCAPE;
+          state = AFTER_VALUE;
+        } else if (code === OPEN_BRACE || code === OPEN_BRACKET) {
+          if (depth === MAX_DEPTH) return false;
+          const isObject = code === OPEN_BRACE;
+          containers[depth++] = isObject ? IN_OBJECT : IN_ARRAY;
+          at = skipWhitespace(bytes, at + 1, to);
+          if (at < to && bytes[at] === (isObject ? CLOSE_BRACE : CLOSE_BRACKET)) {
+            at++;
+            depth--;
+            state = AFTER_VALUE;
+          } else if (isObject) state = KEY;
+        } else {
+          at = skipScalar(bytes, at, to);
+          if (at < 0) return false;
+          state = AFTER_VALUE;
+        }
+      } else if (state === AFTER_VALUE) {
+        if (depth === 0) {
+          this.objectEnd = at;
+          return skipWhitespace(bytes, at, to) === to;
+        }
+        // A value directly inside the top-level object is a member's value; one level down, a child's.
+        if (depth === 1) members.push(at, flags, memberChildren, children.length);
+        else if (depth === 2 && containers[1] === IN_OBJECT) children.push(at);
+        at = skipWhitespace(bytes, at, to);
+        if (at >= to) return false;
+        const code = bytes[at];
+        const container = containers[depth - 1];
+        if (code === COMMA) {
+          at = skipWhitespace(bytes, at + 1, to);
+          state = container === IN_OBJECT ? KEY : VALUE;
+        } else if (code === (container === IN_OBJECT ? CLOSE_BRACE : CLOSE_BRACKET)) {
+          at++;
+          depth--;
+        } else return false;
+      } else {
+        if (at >= to || bytes[at] !== QUOTE) return false;
+        const keyStart = at;
+        const escapes = this.#escapes;
+        at = this.#skipString(bytes, at, to);
+        if (at < 0) return false;
+        const escaped = this.#escapes !== escapes;
+        const traits = escaped ? KEY_COMPLEX : keyTraits(bytes, keyStart, at);
+        if (depth === 1) {
+          members.push(keyStart, at);
+          flags = (traits & (KEY_DOT | KEY_COMPLEX)) === 0 ? 0 : KEY_UNUSUAL;
+          memberChildren = children.length;
+        } else {
+          if (depth === 2) children.push(keyStart, at);
+          if (escaped) flags |= HAS_ESCAPE;
+          if ((traits & KEY_COMPLEX) !== 0) flags |= NESTED_KEY_COMPLEX;
+          if ((traits & KEY_UNDERSCORE) !== 0) flags |= NESTED_KEY_UNDERSCORE;
+          if ((traits & KEY_DOT) !== 0) {
+            flags |= NESTED_KEY_DOTTED;
+            dottedKeys.push(keyStart, at);
+          }
+        }
+        at = skipWhitespace(bytes, at, to);
+        if (at >= to || bytes[at] !== COLON) return false;
+        at = skipWhitespace(bytes, at + 1, to);
+        if (depth === 1) members.push(at);
+        else if (depth === 2) children.push(at);
+        state = VALUE;
+      }
+    }
+  }
+
+  /** The index after the string that opens at `start`, or -1 when it is not a valid JSON string. */
+  #skipString(bytes: Uint8Array, start: number, to: number): number {
+    let at = start + 1;
+    for (;;) {
+      while (at < to && STRING_STOP[bytes[at] as number] === 0) at++;
+      if (at >= to) return -1;
+      const code = bytes[at];
+      if (code === QUOTE) return at + 1;
+      if (code !== BACKSLASH || at + 1 >= to) return -1;
+      this.#escapes++;
+      const escaped = bytes[at + 1] as number;
+      if (SIMPLE_ESCAPE[escaped] === 1) at += 2;
+      else if (
+        escaped === 0x75 &&
+        at + 5 < to &&
+        HEX[bytes[at + 2] as number] === 1 &&
+        HEX[bytes[at + 3] as number] === 1 &&
+        HEX[bytes[at + 4] as number] === 1 &&
+        HEX[bytes[at + 5] as number] === 1
+      )
+        at += 6;
+      else return -1;
+    }
+  }
+}
+
+/** What a key (quotes included) holds that matters to Elasticsearch: dots, underscores, or emptiness or blanks. */
+function keyTraits(bytes: Uint8Array, keyStart: number, keyEnd: number): number {
+  if (keyEnd - keyStart === 2 || isWhitespace(bytes[keyStart + 1] as number)) return KEY_COMPLEX;
+  let traits = 0;
+  for (let at = keyStart + 1; at < keyEnd - 1; at++) {
+    const code = bytes[at];
+    if (code === DOT) traits |= KEY_DOT;
+    else if (code === UNDERSCORE) traits |= KEY_UNDERSCORE;
+  }
+  return traits;
+}
+
+/** The index after the number, true, false or null at `start`, or -1. */
+function skipScalar(bytes: Uint8Array, start: number, to: number): number {
+  const code = bytes[start] as number;
+  if (code === 0x74) return matches(bytes, start, to, 'true') ? start + 4 : -1;
+  if (code === 0x66) return matches(bytes, start, to, 'false') ? start + 5 : -1;
+  if (code === 0x6e) return matches(bytes, start, to, 'null') ? start + 4 : -1;
+  return skipNumber(bytes, start, to);
+}
+
+function matches(bytes: Uint8Array, start: number, to: number, word: string): boolean {
+  if (start + word.length > to) return false;
+  for (let index = 1; index < word.length; index++) {
+    if (bytes[start + index] !== word.charCodeAt(index)) return false;
+  }
+  return true;
+}
+
+/** -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? */
+function skipNumber(bytes: Uint8Array, start: number, to: number): number {
+  let at = start;
+  if (bytes[at] === MINUS) at++;
+  if (at >= to) return -1;
+  if (bytes[at] === 0x30) at++;
+  else if (isDigit(bytes[at] as number)) at = skipDigits(bytes, at, to);
+  else return -1;
+  if (at < to && bytes[at] === DOT) {
+    if (at + 1 >= to || !isDigit(bytes[at + 1] as number)) return -1;
+    at = skipDigits(bytes, at + 1, to);
+  }
+  if (at < to && (bytes[at] === 0x65 || bytes[at] === 0x45)) {
+    at++;
+    if (at < to && (bytes[at] === PLUS || bytes[at] === MINUS)) at++;
+    if (at >= to || !isDigit(bytes[at] as number)) return -1;
+    at = skipDigits(bytes, at, to);
+  }
+  return at;
+}
+
+function skipDigits(bytes: Uint8Array, start: number, to: number): number {
+  let at = start;
+  while (at < to && isDigit(bytes[at] as number)) at++;
+  return at;
+}
+
+function skipWhitespace(bytes: Uint8Array, start: number, to: number): number {
+  let at = start;
+  while (at < to && isWhitespace(bytes[at] as number)) at++;
+  return at;
+}
+
+function isDigit(code: number): boolean {
+  return code >= 0x30 && code <= 0x39;
+}
+
+/** JSON's insignificant whitespace: space, tab, line feed, carriage return. */
+function isWhitespace(code: number): boolean {
+  return code === 0x20 || code === 0x0a || code === 0x0d || code === 0x09;
+}

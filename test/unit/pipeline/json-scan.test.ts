@@ -1,0 +1,204 @@
+import { describe, expect, it } from 'vitest';
+import {
+  FLAGS,
+  HAS_ESCAPE,
+  KEY_END,
+  KEY_START,
+  KEY_UNUSUAL,
+  MEMBER_FIELDS,
+  NESTED_KEY_COMPLEX,
+  NESTED_KEY_DOTTED,
+  NESTED_KEY_UNDERSCORE,
+  ObjectScan,
+  VALUE_END,
+  VALUE_START,
+} from '../../../src/pipeline/json-scan.ts';
+import { Prng } from '../../../src/simulator/prng.ts';
+import { AuditEventGenerator } from '../../../src/simulator/generator.ts';
+import { FIXTURES_PRESENT, FIXTURES_SKIP_REASON, fixtureLines } from '../../helpers/fixtures.ts';
+
+const scanner = new ObjectScan();
+
+function scan(text: string | Buffer): boolean {
+  const bytes = typeof text === 'string' ? Buffer.from(text) : text;
+  return scanner.scan(bytes, 0, bytes.length);
+}
+
+/** What JSON.parse says of the same text: an object, or not (invalid or another value). */
+function parsesToObject(bytes: Buffer): boolean {
+  try {
+    const value: unknown = JSON.parse(bytes.toString('utf8'));
+    return value !== null && typeof value === 'object' && !Array.isArray(value);
+  } catch {
+    return false;
+  }
+}
+
+/** The members the scan found, as [key, value text] pairs. */
+function scannedMembers(text: string): [string, string][] {
+  const bytes = Buffer.from(text);
+  expect(scanner.scan(bytes, 0, bytes.length)).toBe(true);
+  const found: [string, string][] = [];
+  const { members } = scanner;
+  for (let member = 0; member < members.length; member += MEMBER_FIELDS) {
+    found.push([
+      JSON.parse(bytes.toString('utf8', members[member + KEY_START], members[member + KEY_END])) as string,
+      bytes.toString('utf8', members[member + VALUE_START], members[member + VALUE_END]),
+    ]);
+  }
+  return found;
+}
+
+function flagsOf(text: string, key: string): number {
+  const bytes = Buffer.from(text);
+  expect(scanner.scan(bytes, 0, bytes.length)).toBe(true);
+  const { members } = scanner;
+  for (let member = 0; member < members.length; member += MEMBER_FIELDS) {
+    if (bytes.toString('utf8', members[member + KEY_START], members[member + KEY_END]) === `"${key}"`) {
+      return members[member + FLAGS] as number;
+    }
+  }
+  throw new Error(`no member ${key}`);
+}
+
+describe('ObjectScan', () => {
+  it('finds the top-level members of an object, whitespace and nesting included', () => {
+    expect(scannedMembers(' { "a" : 1 , "b":{"c":[1,{"d":"}"}]},"e":"x\\"y", "f":[] ,"g":{}}\r ')).toEqual([
+      ['a', '1'],
+      ['b', '{"c":[1,{"d":"}"}]}'],
+      ['e', '"x\\"y"'],
+      ['f', '[]'],
+      ['g', '{}'],
+    ]);
+    expect(scannedMembers('{}')).toEqual([]);
+  });
+
+  it('accepts what JSON.parse accepts as an object', () => {
+    const valid = [
+      '{"n":-0.5e+10,"m":0,"k":1E-2,"t":true,"f":false,"z":null}',
+      '{"s":"\\u00e9\\ud83d\\ude00\\/\\b\\f\\n\\r\\t\\\\\\""}',
+      '{"é":"ü → 😀","\u2028":"\u2029"}',
+      '{"a":[[[[[]]]]],"b":[{},{"c":{}}]}',
+      '\t\n {"a":1}\n',
+    ];
+    for (const text of valid) {
+      expect(parsesToObject(Buffer.from(text))).toBe(true);
+      expect(scan(text), text).toBe(true);
+    }
+  });
+
+  it('refuses what JSON.parse refuses, and values that are not objects', () => {
+    const invalid = [
+      '',
+      '   ',
+      '[]',
+      '"a"',
+      '1',
+      'null',
+      '{',
+      '}',
+      '{"a"}',
+      '{"a":}',
+      '{"a":1,}',
+      '{,"a":1}',
+      '{"a":1 "b":2}',
+      '{"a":01}',
+      '{"a":1.}',
+      '{"a":.5}',
+      '{"a":-}',
+      '{"a":1e}',
+      '{"a":+1}',
+      '{"a":tru}',
+      '{"a":True}',
+      '{"a":nul}',
+      '{"a":"\\x"}',
+      '{"a":"\\u12g4"}',
+      '{"a":"\\u123"}',
+      '{"a":"tab\there"}',
+      '{"a":"nul\u0000"}',
+      "{'a':1}",
+      '{a:1}',
+      '{"a":1}{"b":2}',
+      '{"a":1} x',
+      '{"a":[1,]}',
+      '{"a":[,1]}',
+      '{"a":[1 2]}',
+      '{"a":{"b":1]}',
+      '{"a":[1}',
+      '{"a":"unterminated}',
+      '\ufeff{"a":1}',
+      '{"a":1}\u00a0',
+    ];
+    for (const text of invalid) {
+      expect(parsesToObject(Buffer.from(text)), text).toBe(false);
+      expect(scan(text), text).toBe(false);
+    }
+  });
+
+  it('refuses nesting deeper than it tracks (the JSON.parse path takes those)', () => {
+    expect(scan(`{"a":${'['.repeat(300)}${']'.repeat(300)}}`)).toBe(false);
+    expect(scan(`{"a":${'['.repeat(200)}${']'.repeat(200)}}`)).toBe(true);
+  });
+
+  it('flags keys that Elasticsearch would not take as they are', () => {
+    expect(flagsOf('{"a.b":1}', 'a.b') & KEY_UNUSUAL).toBe(KEY_UNUSUAL);
+    expect(flagsOf('{" a":1}', ' a') & KEY_UNUSUAL).toBe(KEY_UNUSUAL);
+    expect(scanner.scan(Buffer.from('{"":1}'), 0, 6)).toBe(true);
+    expect((scanner.members[FLAGS] as number) & KEY_UNUSUAL).toBe(KEY_UNUSUAL);
+    expect(flagsOf('{"\\u0061":1}', '\\u0061') & KEY_UNUSUAL).toBe(KEY_UNUSUAL);
+    expect(flagsOf('{"a_b":{"c":1}}', 'a_b')).toBe(0);
+    const dotted = '{"x":{"a.b":{"c.d":1}},"y":[{"e_f":1}],"z":{"":1},"w":{"\\u002e":1},"v":"\\u0026"}';
+    expect(flagsOf(dotted, 'x')).toBe(NESTED_KEY_DOTTED);
+    expect(flagsOf(dotted, 'y')).toBe(NESTED_KEY_UNDERSCORE);
+    expect(flagsOf(dotted, 'z')).toBe(NESTED_KEY_COMPLEX);
+    expect(flagsOf(dotted, 'w')).toBe(NESTED_KEY_COMPLEX | HAS_ESCAPE);
+    expect(flagsOf(dotted, 'v')).toBe(HAS_ESCAPE);
+    const bytes = Buffer.from(dotted);
+    scanner.scan(bytes, 0, bytes.length);
+    const keys: string[] = [];
+    for (let at = 0; at < scanner.dottedKeys.length; at += 2) {
+      keys.push(bytes.toString('utf8', scanner.dottedKeys[at], scanner.dottedKeys[at + 1]));
+    }
+    expect(keys).toEqual(['"a.b"', '"c.d"']);
+  });
+
+  it('agrees with JSON.parse on generated events and on mutations of them', () => {
+    const generator = new AuditEventGenerator({ seed: 5, largeEventRatio: 0.05 });
+    const random = new Prng(77);
+    let refused = 0;
+    for (let index = 0; index < 2000; index++) {
+      const line = Buffer.from(generator.nextLine());
+      expect(scanner.scan(line, 0, line.length)).toBe(true);
+      for (let mutation = 0; mutation < 5; mutation++) {
+        const mutated = mutate(line, random);
+        const accepted = scanner.scan(mutated, 0, mutated.length);
+        // Sound: never accepts what JSON.parse refuses. Complete on objects within the depth it tracks.
+        expect(accepted, mutated.toString('latin1')).toBe(parsesToObject(mutated));
+        if (!accepted) refused++;
+      }
+    }
+    // The mutations exercise both answers.
+    expect(refused).toBeGreaterThan(2000);
+    expect(refused).toBeLessThan(8000);
+  });
+
+  it.skipIf(!FIXTURES_PRESENT)(`accepts every real fixture event${FIXTURES_SKIP_REASON}`, () => {
+    const lines = fixtureLines();
+    expect(lines.length).toBeGreaterThan(0);
+    for (const line of lines) expect(scan(line), line.slice(0, 80)).toBe(true);
+  });
+});
+
+/** One random byte-level change: a byte replaced by a JSON-significant one, removed, or the line cut. */
+function mutate(line: Buffer, random: Prng): Buffer {
+  const SIGNIFICANT = Buffer.from('{}[]",:\\0123456789.-+eEtrufalsn \t\u0001');
+  const at = Math.floor(random.float() * line.length);
+  const kind = random.float();
+  if (kind < 0.45) {
+    const copy = Buffer.from(line);
+    copy[at] = SIGNIFICANT[Math.floor(random.float() * SIGNIFICANT.length)] as number;
+    return copy;
+  }
+  if (kind < 0.9) return Buffer.concat([line.subarray(0, at), line.subarray(at + 1)]);
+  return line.subarray(0, at);
+}

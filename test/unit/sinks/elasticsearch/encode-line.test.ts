@@ -1,0 +1,171 @@
+import { describe, expect, it } from 'vitest';
+import { parseAuditLine } from '../../../../src/pipeline/enrich.ts';
+import type { EventOrigin, OutEvent } from '../../../../src/pipeline/event.ts';
+import { ByteWriter } from '../../../../src/pipeline/wire-writer.ts';
+import { parseIndexPattern } from '../../../../src/sinks/elasticsearch/config.ts';
+import { dataStreamTarget, type EsTarget, toDocument } from '../../../../src/sinks/elasticsearch/encode.ts';
+import { BulkLineEncoder } from '../../../../src/sinks/elasticsearch/encode-line.ts';
+import { AuditEventGenerator } from '../../../../src/simulator/generator.ts';
+import { Prng } from '../../../../src/simulator/prng.ts';
+import { expectBulkItemOf, sentBulkDocument } from '../../../helpers/bulk-documents.ts';
+import { FIXTURES_PRESENT, FIXTURES_SKIP_REASON, fixtureLines } from '../../../helpers/fixtures.ts';
+
+const DATA_STREAM = dataStreamTarget('default');
+const DAILY: EsTarget = {
+  kind: 'index',
+  pattern: parseIndexPattern('k8s-audit-%{+yyyy.MM.dd}'),
+  source: 'k8s-audit-%{+yyyy.MM.dd}',
+};
+const CONTEXT = { cluster: 'prod-eu', node: 'cp-1' };
+
+function origin(offset: number): EventOrigin {
+  return { path: '/var/log/kubernetes/audit.log', fileKey: '2049:77', offset };
+}
+
+/** The bulk item the fast path writes for the line, or undefined when it leaves the line alone. */
+function fastItem(line: string | Buffer, target: EsTarget, offset = 0): string | undefined {
+  const bytes = typeof line === 'string' ? Buffer.from(line) : line;
+  // A small buffer, so that growing it is exercised too.
+  const out = new ByteWriter(Buffer.alloc(64));
+  out.text('previous;');
+  const timestamp = new BulkLineEncoder(target, CONTEXT).encode(bytes, origin(offset), out);
+  const written = out.bytes().toString('utf8');
+  if (timestamp === undefined) {
+    expect(written).toBe('previous;');
+    return undefined;
+  }
+  expect(written.startsWith('previous;')).toBe(true);
+  return written.slice('previous;'.length);
+}
+
+function parsedEvent(line: string | Buffer, offset = 0): OutEvent | undefined {
+  const outcome = parseAuditLine(
+    typeof line === 'string' ? Buffer.from(line) : line,
+    origin(offset),
+    CONTEXT,
+  );
+  return outcome.ok ? outcome.event : undefined;
+}
+
+/** Asserts that the fast path, where it takes the line, writes what toDocument says; returns whether it took it. */
+function expectFastPathAgrees(line: string | Buffer, target: EsTarget = DATA_STREAM, offset = 0): boolean {
+  const item = fastItem(line, target, offset);
+  const event = parsedEvent(line, offset);
+  if (item === undefined) return false;
+  expect(event, 'the fast path took a line that is no event').toBeDefined();
+  expectBulkItemOf(item, event as OutEvent, target);
+  return true;
+}
+
+describe('BulkLineEncoder', () => {
+  it('writes what toDocument describes, for generated events of every kind (all of them take this path)', () => {
+    const generator = new AuditEventGenerator({ seed: 21, largeEventRatio: 0.05 });
+    for (let index = 0; index < 3000; index++) {
+      expect(expectFastPathAgrees(generator.nextLine(), index % 2 === 0 ? DATA_STREAM : DAILY, index)).toBe(
+        true,
+      );
+    }
+  });
+
+  it.skipIf(!FIXTURES_PRESENT)(
+    `writes what toDocument describes, for every real fixture event${FIXTURES_SKIP_REASON}`,
+    () => {
+      const lines = fixtureLines();
+      expect(lines.length).toBeGreaterThan(0);
+      let taken = 0;
+      lines.forEach((line, index) => {
+        if (expectFastPathAgrees(line, DAILY, index)) taken++;
+      });
+      // v1beta1 events without auditID or stage go the general way; the rest take this one.
+      expect(taken / lines.length).toBeGreaterThan(0.9);
+    },
+  );
+
+  it('keeps the bodies as the API server wrote them, and their dotted keys', () => {
+    const line =
+      '{"kind":"Event","auditID":"a","stage":"ResponseComplete","requestObject":{"q":"a\\u0026b","x.y":{"\\"":[" "]}},"responseObject":[1,"\\\\"],"stageTimestamp":"2025-03-04T05:06:07.1Z"}';
+    const item = fastItem(line, DATA_STREAM);
+    const event = parsedEvent(line) as OutEvent;
+    const audit = (
+      sentBulkDocument(item ?? '', event, DATA_STREAM).kubernetes as { audit: Record<string, unknown> }
+    ).audit;
+    expect(audit.requestObjectJson).toBe('{"q":"a\\u0026b","x.y":{"\\"":[" "]}}');
+    expect(audit.responseObjectJson).toBe('[1,"\\\\"]');
+    expect(audit.requestObject).toBeUndefined();
+  });
+
+  it('dedots keys at every depth as sanitize() does, including clashes and blanks', () => {
+    const lines = [
+      '{"auditID":"a","stage":"ResponseComplete","stageTimestamp":"2025-03-04T05:06:07.5Z","user":{"username":"u","extra":{"a.b.c":["1"],"d.e":[]}},"annotations":{"authorization.k8s.io/decision":"forbid","x.y":"z"}}',
+      '{"auditID":"a","stage":"ResponseComplete","stageTimestamp":"2025-03-04T05:06:07.5Z","metadata":{"l":[{"a.b":1},{"c":{"d.e":2}}]}}',
+      // A dedotted key clashes with one that has an underscore: the second gets renamed.
+      '{"auditID":"a","stage":"ResponseComplete","stageTimestamp":"2025-03-04T05:06:07.5Z","annotations":{"a.b":"1","a_b":"2"}}',
+      '{"auditID":"a","stage":"ResponseComplete","stageTimestamp":"2025-03-04T05:06:07.5Z","annotations":{"a_b":"1","a.b":"2"}}',
+      // Blank and empty keys, escaped keys that spell dots.
+      '{"auditID":"a","stage":"ResponseComplete","stageTimestamp":"2025-03-04T05:06:07.5Z","user":{"extra":{"":["1"]," ":["2"],"\\u002e":["3"]}}}',
+      '{"auditID":"a","stage":"ResponseComplete","stageTimestamp":"2025-03-04T05:06:07.5Z","objectRef":{"\\u006eamespace":"kube-system","name":"n"}}',
+      '{"auditID":"a","stage":"ResponseComplete","stageTimestamp":"2025-03-04T05:06:07.5Z","annotations":{"authorization.k8s.io\\/decision":"allow"}}',
+    ];
+    for (const line of lines) expect(expectFastPathAgrees(line), line).toBe(true);
+  });
+
+  it('reads the ECS fields from values of any shape as toDocument does', () => {
+    const lines = [
+      '{"auditID":"a","stage":"ResponseComplete","stageTimestamp":"2025-03-04T05:06:07.5Z","verb":"get","user":"bob","impersonatedUser":null,"objectRef":[],"responseStatus":{"code":"500"},"sourceIPs":["nope",7,"::1"],"userAgent":null}',
+      '{"auditID":"a","stage":"ResponseComplete","stageTimestamp":"2025-03-04T05:06:07.5Z","verb":{"x":{},"y":null},"user":{"uid":{},"groups":[],"username":7},"objectRef":{"namespace":""}}',
+      '{"auditID":"a","stage":"ResponseComplete","stageTimestamp":"2025-03-04T05:06:07.5Z","user":{"username":"a","username":"b"},"responseStatus":{"code":404,"code":201}}',
+      '{"auditID":"a","stage":"ResponseComplete","stageTimestamp":"2025-03-04T05:06:07.5Z","user":{"username":"system:admin"},"impersonatedUser":{"username":"system:\\u0061dmin","groups":["g"]}}',
+      '{"auditID":"a","stage":"ResponseComplete","stageTimestamp":"2025-03-04T05:06:07.5Z","requestURI":"/api/v1/pods?limit=5\\u0026watch=1","userAgent":"\\u003cx\\u003e","verb":"list"}',
+      '{"auditID":"a\\u0000","stage":"RequestReceived","requestReceivedTimestamp":"2025-03-04T05:06:07.123456Z"}',
+      '{"auditID":"a","stage":"ResponseComplete","timestamp":"2018-10-25T13:58:49Z"}',
+      '{"auditID":"é","stage":"ResponseComplete","user":{"username":"jürgen 😀"},"requestObject":{"n":"ü"}}',
+    ];
+    for (const line of lines) expect(expectFastPathAgrees(line), line).toBe(true);
+  });
+
+  it('leaves unusual lines to the general path', () => {
+    const unusual = [
+      '{"auditID":"a","stage":"ResponseComplete","stageTimestamp":"2025-03-04T05:06:07.5Z","verb":"get","verb":"list"}',
+      '{"auditID":"a","stage":"ResponseComplete","stageTimestamp":"2025-03-04T05:06:07.5Z","x":1,"x":2}',
+      '{"auditID":"a","stage":"ResponseComplete","stageTimestamp":"2025-03-04T05:06:07.5Z","x.y":1}',
+      '{"auditID":"a","stage":"ResponseComplete","stageTimestamp":"2025-03-04T05:06:07.5Z","\\u0076erb":"get"}',
+      '{"auditID":"a","stage":"ResponseComplete","stageTimestamp":"2025-03-04T05:06:07.5Z","requestObject":"text"}',
+      '{"auditID":"a","stage":"ResponseComplete","stageTimestamp":"2025-03-04T05:06:07.5Z","responseObject":null}',
+      '{"stage":"ResponseComplete"}',
+      '{"auditID":1,"stage":"ResponseComplete"}',
+      '[]',
+      '{"auditID":"a",',
+    ];
+    for (const line of unusual) expect(fastItem(line, DATA_STREAM), line).toBeUndefined();
+    expect(
+      fastItem(Buffer.from([0x7b, 0x22, 0xc3, 0x28, 0x22, 0x3a, 0x31, 0x7d]), DATA_STREAM),
+    ).toBeUndefined();
+  });
+
+  it('agrees with the general path on mutated events: the same document, or no event at all', () => {
+    const generator = new AuditEventGenerator({ seed: 8 });
+    const random = new Prng(3);
+    let taken = 0;
+    let invalid = 0;
+    for (let index = 0; index < 1500; index++) {
+      const line = Buffer.from(generator.nextLine());
+      const copy = Buffer.from(line);
+      copy[random.int(copy.length)] = Buffer.from('{}[]":,.\\_ 0a')[random.int(13)] as number;
+      if (expectFastPathAgrees(copy)) taken++;
+      else if (parsedEvent(copy) === undefined) invalid++;
+    }
+    expect(taken).toBeGreaterThan(300);
+    expect(invalid).toBeGreaterThan(300);
+  });
+
+  it('uses the document of toDocument for the ECS part (sanity check of the comparison)', () => {
+    const line =
+      '{"auditID":"a","stage":"ResponseComplete","stageTimestamp":"2025-03-04T05:06:07.5Z","verb":"delete","responseStatus":{"code":403}}';
+    const item = fastItem(line, DATA_STREAM) ?? '';
+    const document = sentBulkDocument(item, parsedEvent(line) as OutEvent, DATA_STREAM);
+    expect(document.event).toMatchObject({ action: 'delete', outcome: 'failure', type: ['deletion'] });
+    expect(document).toEqual(
+      JSON.parse(JSON.stringify(toDocument(parsedEvent(line) as OutEvent, DATA_STREAM))),
+    );
+  });
+});
