@@ -4,6 +4,8 @@
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
+/** Up to this many characters or bytes, a JS loop copies faster than a native call. */
+const SHORT = 48;
 
 export interface WireWriter {
   text(value: string): void;
@@ -53,22 +55,54 @@ export class ByteWriter implements WireWriter {
   text(value: string): void {
     // A UTF-16 code unit never takes more than 3 bytes in UTF-8.
     this.#reserve(value.length * 3);
-    this.#length += this.#bytes.write(value, this.#length);
+    const bytes = this.#bytes;
+    if (value.length <= SHORT) {
+      // Short ASCII text (most of what encoders write) is quicker to copy here than through a native call.
+      let at = this.#length;
+      for (let index = 0; index < value.length; index++) {
+        const code = value.charCodeAt(index);
+        if (code > 0x7f) {
+          at = -1;
+          break;
+        }
+        bytes[at++] = code;
+      }
+      if (at !== -1) {
+        this.#length = at;
+        return;
+      }
+    }
+    this.#length += bytes.write(value, this.#length);
   }
 
   raw(start: number, end: number): void {
-    if (this.#rawBytes === undefined) {
+    const source = this.#rawBytes;
+    if (source === undefined) {
       this.text(this.#rawText.slice(start, end));
       return;
     }
     this.#reserve(end - start);
-    this.#length += this.#rawBytes.copy(this.#bytes, this.#length, start, end);
+    if (end - start > SHORT) {
+      this.#length += source.copy(this.#bytes, this.#length, start, end);
+      return;
+    }
+    const bytes = this.#bytes;
+    let at = this.#length;
+    for (let index = start; index < end; index++) bytes[at++] = source[index] as number;
+    this.#length = at;
   }
 
-  /** Appends one byte (ASCII). */
-  byte(value: number): void {
-    this.#reserve(1);
-    this.#bytes[this.#length++] = value;
+  /** Removes the byte written at `position` (a separator that turned out to lead), if anything follows it. */
+  dropByte(position: number): void {
+    if (position >= this.#length) return;
+    this.#bytes.copyWithin(position, position + 1, this.#length);
+    this.#length--;
+  }
+
+  /** Replaces the byte `find` by `replacement` in what was written at [start, end). */
+  replaceBytes(start: number, end: number, find: number, replacement: number): void {
+    const bytes = this.#bytes;
+    for (let at = start; at < end; at++) if (bytes[at] === find) bytes[at] = replacement;
   }
 
   /**

@@ -4,8 +4,9 @@
 // dotted keys (dedotted) changed. The document is the one writeBulkItem writes for the event parsed from
 // the same line (a test holds them equal); lines this path does not take are left to that general path.
 import { isAscii, isUtf8 } from 'node:buffer';
-import { eventId, eventTimestamp } from '../../pipeline/enrich.ts';
-import type { AuditEvent, EventOrigin, OutEvent } from '../../pipeline/event.ts';
+import { isIP } from 'node:net';
+import { eventId } from '../../pipeline/enrich.ts';
+import type { EventOrigin } from '../../pipeline/event.ts';
 import {
   CHILD_FIELDS,
   CHILDREN_END,
@@ -24,51 +25,97 @@ import {
   VALUE_START,
 } from '../../pipeline/json-scan.ts';
 import type { ByteWriter } from '../../pipeline/wire-writer.ts';
-import { documentId, type EsTarget, ecsJsonOpen, sanitize, targetIndexFor } from './encode.ts';
+import { DATASET } from './dataset.ts';
+import {
+  durationNanos,
+  ECS_VERSION,
+  type EsTarget,
+  eventTypes,
+  outcome,
+  sanitize,
+  targetIndexFor,
+  unique,
+} from './encode.ts';
 
-/** What the ECS fields and the event id read of an event (see ecsJsonOpen): member, and the keys read in it. */
-const ECS_SOURCES: Readonly<Record<string, readonly string[] | undefined>> = {
-  auditID: undefined,
-  stage: undefined,
-  verb: undefined,
-  requestURI: undefined,
-  userAgent: undefined,
-  sourceIPs: undefined,
-  requestReceivedTimestamp: undefined,
-  stageTimestamp: undefined,
-  timestamp: undefined,
-  user: ['username', 'uid', 'groups'],
-  impersonatedUser: ['username', 'groups'],
-  objectRef: ['namespace', 'resource', 'name'],
-  responseStatus: ['code'],
-  annotations: ['authorization.k8s.io/decision'],
+// Fields the ECS part is made of, as spans of the line (FIELD_COUNT start/end pairs in EcsSpans).
+const AUDIT_ID = 0;
+const STAGE = 1;
+const VERB = 2;
+const REQUEST_URI = 3;
+const USER_AGENT = 4;
+const SOURCE_IPS = 5;
+const RECEIVED_AT = 6;
+const STAGE_AT = 7;
+const LEGACY_TIMESTAMP = 8;
+const USERNAME = 9;
+const UID = 10;
+const GROUPS = 11;
+const IMPERSONATED_USERNAME = 12;
+const IMPERSONATED_GROUPS = 13;
+const NAMESPACE = 14;
+const RESOURCE = 15;
+const NAME = 16;
+const CODE = 17;
+const DECISION = 18;
+const FIELD_COUNT = 19;
+
+/** The JSON type a field must have for this path (the API server's); another one is the general path's. */
+const STRING = 0;
+const STRING_ARRAY = 1;
+const NUMBER = 2;
+const FIELD_TYPES: readonly number[] = Array.from({ length: FIELD_COUNT }, (_, field) =>
+  field === SOURCE_IPS || field === GROUPS || field === IMPERSONATED_GROUPS
+    ? STRING_ARRAY
+    : field === CODE
+      ? NUMBER
+      : STRING,
+);
+
+/** Top-level members the ECS fields come from: a field, or an object and the fields of its keys. */
+const ECS_SOURCES: Readonly<Record<string, number | Readonly<Record<string, number>>>> = {
+  auditID: AUDIT_ID,
+  stage: STAGE,
+  verb: VERB,
+  requestURI: REQUEST_URI,
+  userAgent: USER_AGENT,
+  sourceIPs: SOURCE_IPS,
+  requestReceivedTimestamp: RECEIVED_AT,
+  stageTimestamp: STAGE_AT,
+  timestamp: LEGACY_TIMESTAMP,
+  user: { username: USERNAME, uid: UID, groups: GROUPS },
+  impersonatedUser: { username: IMPERSONATED_USERNAME, groups: IMPERSONATED_GROUPS },
+  objectRef: { namespace: NAMESPACE, resource: RESOURCE, name: NAME },
+  responseStatus: { code: CODE },
+  annotations: { 'authorization.k8s.io/decision': DECISION },
 };
 const BODIES = ['requestObject', 'responseObject'];
 /** The audit.k8s.io Event's other fields (v1 and v1beta1): known, so that a duplicate is found by a bit. */
 const OTHER_FIELDS = ['kind', 'apiVersion', 'level', 'metadata'];
 
 interface KnownKey {
-  readonly name: string;
   readonly bytes: Buffer;
   readonly bit: number;
   readonly isBody: boolean;
-  readonly isEcsSource: boolean;
-  /** For an object member: the keys of it that are read. */
-  readonly children: readonly { readonly name: string; readonly bytes: Buffer }[] | undefined;
+  /** The field this member is, if it is one. */
+  readonly field: number | undefined;
+  /** For an object member: its keys that are fields. */
+  readonly children: readonly { readonly bytes: Buffer; readonly field: number }[] | undefined;
 }
 
 /** Known keys by length, first and last byte (then compared whole): no key is decoded to be looked up. */
 const KNOWN_KEYS = new Map<number, KnownKey[]>();
 [...Object.keys(ECS_SOURCES), ...BODIES, ...OTHER_FIELDS].forEach((name, index) => {
   const bytes = Buffer.from(name);
-  const children = ECS_SOURCES[name]?.map((child) => ({ name: child, bytes: Buffer.from(child) }));
+  const source = ECS_SOURCES[name];
   const known: KnownKey = {
-    name,
     bytes,
     bit: 2 ** index,
     isBody: BODIES.includes(name),
-    isEcsSource: Object.hasOwn(ECS_SOURCES, name),
-    children,
+    field: typeof source === 'number' ? source : undefined,
+    children:
+      source === undefined || typeof source === 'number'
+        ? undefined
+        : Object.entries(source).map(([child, field]) => ({ bytes: Buffer.from(child), field })),
   };
   const bucket = keyBucket(bytes, 0, bytes.length);
   KNOWN_KEYS.set(bucket, [...(KNOWN_KEYS.get(bucket) ?? []), known]);
@@ -79,10 +126,13 @@ function keyBucket(bytes: Uint8Array, start: number, end: number): number {
 }
 
 const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
 const UNDERSCORE = 0x5f;
 const DOT = 0x2e;
+const COMMA = 0x2c;
 const OPEN_BRACE = 0x7b;
 const OPEN_BRACKET = 0x5b;
+const CLOSE_BRACKET = 0x5d;
 
 export interface LineContext {
   readonly cluster: string;
@@ -105,158 +155,349 @@ export class BulkLineEncoder {
   /** How each member is written (COPY...SANITIZE), by member. */
   readonly #writes: number[] = [];
   readonly #otherKeys: string[] = [];
+  /** Start and end of each ECS field in the line, -1 when the event lacks it. */
+  readonly #spans = new Int32Array(FIELD_COUNT * 2);
+  /** Per field: whether the member it is in has escapes (HAS_ESCAPE), so its text is not its value. */
+  readonly #escaped = new Uint8Array(FIELD_COUNT);
+  // Text that is the same for every event of this sink, written once.
+  readonly #dataStreamAction: string;
+  readonly #ecsAndDataStream: string;
+  readonly #orchestratorOpen: string;
+  readonly #hostJson: string;
+  #pathOf = '';
+  #pathJson = '""';
 
   constructor(target: EsTarget, context: LineContext) {
     this.#target = target;
     this.#context = context;
+    this.#dataStreamAction = `{"create":{"_index":${JSON.stringify(target.kind === 'data-stream' ? target.name : '')}`;
+    this.#ecsAndDataStream =
+      `,"ecs":{"version":"${ECS_VERSION}"}` +
+      (target.kind === 'data-stream'
+        ? `,"data_stream":{"type":"logs","dataset":"${DATASET}","namespace":${JSON.stringify(target.namespace)}}`
+        : '');
+    this.#orchestratorOpen = `,"orchestrator":{"type":"kubernetes","cluster":{"name":${JSON.stringify(context.cluster)}}`;
+    this.#hostJson = `,"host":{"name":${JSON.stringify(context.node)}}`;
   }
 
   /**
    * Writes the line's `create` action and document ("\n"-terminated) and returns the event's timestamp; or
    * writes nothing and returns undefined when the line is for the general path: not valid UTF-8 or JSON, not
-   * an object, duplicate or unusual top-level keys, bodies that are not objects, no auditID or stage.
+   * an object, duplicate or unusual top-level keys, bodies that are not objects, no auditID or stage, or a
+   * field of the ECS part with a type the API server does not write.
    */
   encode(line: Buffer, origin: EventOrigin, out: ByteWriter): string | undefined {
     const ascii = isAscii(line);
     if (!ascii && !isUtf8(line)) return undefined;
     const scan = this.#scan;
-    if (!scan.scan(line, 0, line.length)) return undefined;
+    if (!scan.scan(line)) return undefined;
+    if (!this.#findFields(line)) return undefined;
     const encoding = ascii ? 'latin1' : 'utf8';
-    const { members } = scan;
-    const writes = this.#writes;
-    writes.length = 0;
-    const otherKeys = this.#otherKeys;
-    otherKeys.length = 0;
-    const audit: Record<string, unknown> = {};
-    let seen = 0;
-    for (let member = 0; member < members.length; member += MEMBER_FIELDS) {
-      const flags = members[member + FLAGS] as number;
-      if ((flags & KEY_UNUSUAL) !== 0) return undefined;
-      const keyStart = (members[member + KEY_START] as number) + 1;
-      const keyEnd = (members[member + KEY_END] as number) - 1;
-      const valueStart = members[member + VALUE_START] as number;
-      const known = knownKey(line, keyStart, keyEnd);
-      if (known === undefined) {
-        // Latin-1 maps bytes to characters one to one: distinct keys stay distinct, which is all this needs.
-        const key = line.toString('latin1', keyStart, keyEnd);
-        if (otherKeys.includes(key)) return undefined;
-        otherKeys.push(key);
-      } else {
-        // JSON.parse keeps the last of duplicate keys and the line has both: the general path serializes.
-        if ((seen & known.bit) !== 0) return undefined;
-        seen |= known.bit;
-        if (known.isBody) {
-          const first = line[valueStart];
-          // A scalar body would need its serialized form; the API server never writes one.
-          if (first !== OPEN_BRACE && first !== OPEN_BRACKET) return undefined;
-          writes.push(BODY);
-          continue;
-        }
-        if (known.isEcsSource) audit[known.name] = this.#ecsSource(line, member, known, encoding);
-      }
-      writes.push(writeOf(flags));
-    }
-    if (typeof audit.auditID !== 'string' || typeof audit.stage !== 'string') return undefined;
+    const spans = this.#spans;
+    const auditID = this.#decode(line, AUDIT_ID, encoding);
+    const stage = this.#decode(line, STAGE, encoding);
+    if (typeof auditID !== 'string' || typeof stage !== 'string') return undefined;
+    // stageTimestamp, else requestReceivedTimestamp, else v1beta1's timestamp (eventTimestamp's choice).
+    const timeField =
+      spans[STAGE_AT * 2] !== -1 ? STAGE_AT : spans[RECEIVED_AT * 2] !== -1 ? RECEIVED_AT : LEGACY_TIMESTAMP;
+    const recorded = this.#decode(line, timeField, encoding) as string | undefined;
+    if (recorded === '') return undefined;
+    const timestamp = recorded ?? new Date().toISOString();
+    const id = eventId(this.#context.cluster, { auditID, stage }, '');
 
-    const { cluster, node } = this.#context;
-    const parsed = audit as AuditEvent;
-    const timestamp = eventTimestamp(parsed);
-    const event: OutEvent = {
-      audit: parsed,
-      raw: '',
-      id: eventId(cluster, parsed, ''),
-      timestamp,
-      cluster,
-      node,
-      origin,
-    };
     out.startEvent('', line);
     out.text(
-      `{"create":{"_index":${JSON.stringify(targetIndexFor(this.#target, timestamp))},"_id":${JSON.stringify(documentId(event))}}}\n${ecsJsonOpen(event, this.#target)},"kubernetes":{"audit":`,
+      this.#target.kind === 'data-stream'
+        ? this.#dataStreamAction
+        : `{"create":{"_index":${JSON.stringify(targetIndexFor(this.#target, timestamp))}`,
     );
+    out.text(`,"_id":"${id}"}}\n{"@timestamp":`);
+    if (recorded === undefined) out.text(JSON.stringify(timestamp));
+    else this.#value(timeField, out);
+    this.#writeEcs(line, encoding, id, stage, origin, out);
+    out.text(',"kubernetes":{"audit":');
     this.#writeAudit(line, encoding, out);
     out.text('}}\n');
     return timestamp;
   }
 
-  /** The value of an ECS source member, or for an object the object of just the keys read in it. */
-  #ecsSource(line: Buffer, member: number, known: KnownKey, encoding: BufferEncoding): unknown {
+  /** Notes how each member is written and where each ECS field is; false when the line is not for this path. */
+  #findFields(line: Buffer): boolean {
     const { members, children } = this.#scan;
-    const valueStart = members[member + VALUE_START] as number;
-    const valueEnd = members[member + VALUE_END] as number;
-    const flags = members[member + FLAGS] as number;
-    if (known.children === undefined || line[valueStart] !== OPEN_BRACE) {
-      return decodeValue(line, valueStart, valueEnd, flags, encoding);
-    }
-    // A key with an escape could spell a name read here: such a member is decoded whole.
-    if ((flags & NESTED_KEY_COMPLEX) !== 0) return decodeValue(line, valueStart, valueEnd, flags, encoding);
-    const picked: Record<string, unknown> = {};
-    const first = members[member + CHILDREN_START] as number;
-    const last = members[member + CHILDREN_END] as number;
-    for (let child = first; child < last; child += CHILD_FIELDS) {
-      const keyStart = (children[child + KEY_START] as number) + 1;
-      const keyEnd = (children[child + KEY_END] as number) - 1;
-      for (const wanted of known.children) {
-        if (isSameBytes(line, keyStart, keyEnd, wanted.bytes)) {
-          // The last of duplicate keys wins, as with JSON.parse.
-          picked[wanted.name] = decodeValue(
-            line,
-            children[child + VALUE_START] as number,
-            children[child + VALUE_END] as number,
-            flags,
-            encoding,
-          );
+    const writes = this.#writes;
+    writes.length = 0;
+    const otherKeys = this.#otherKeys;
+    otherKeys.length = 0;
+    const spans = this.#spans;
+    spans.fill(-1);
+    let seen = 0;
+    for (let member = 0; member < members.length; member += MEMBER_FIELDS) {
+      const flags = members[member + FLAGS] as number;
+      if ((flags & KEY_UNUSUAL) !== 0) return false;
+      const keyStart = (members[member + KEY_START] as number) + 1;
+      const keyEnd = (members[member + KEY_END] as number) - 1;
+      const valueStart = members[member + VALUE_START] as number;
+      const valueEnd = members[member + VALUE_END] as number;
+      writes.push(writeOf(flags));
+      const known = knownKey(line, keyStart, keyEnd);
+      if (known === undefined) {
+        // Latin-1 maps bytes to characters one to one: distinct keys stay distinct, which is all this needs.
+        const key = line.toString('latin1', keyStart, keyEnd);
+        if (otherKeys.includes(key)) return false;
+        otherKeys.push(key);
+        continue;
+      }
+      // JSON.parse keeps the last of duplicate keys and the line has both: the general path serializes.
+      if ((seen & known.bit) !== 0) return false;
+      seen |= known.bit;
+      if (known.isBody) {
+        const first = line[valueStart];
+        // A scalar body would need its serialized form; the API server never writes one.
+        if (first !== OPEN_BRACE && first !== OPEN_BRACKET) return false;
+        writes[writes.length - 1] = BODY;
+      } else if (known.field !== undefined) {
+        if (!this.#setField(line, known.field, valueStart, valueEnd, flags)) return false;
+      } else if (known.children !== undefined) {
+        // An object whose keys might spell a field's name in escapes is the general path's to read.
+        if (line[valueStart] !== OPEN_BRACE || (flags & NESTED_KEY_COMPLEX) !== 0) return false;
+        const last = members[member + CHILDREN_END] as number;
+        for (let child = members[member + CHILDREN_START] as number; child < last; child += CHILD_FIELDS) {
+          const childKeyStart = (children[child + KEY_START] as number) + 1;
+          const childKeyEnd = (children[child + KEY_END] as number) - 1;
+          for (const wanted of known.children) {
+            if (!isSameBytes(line, childKeyStart, childKeyEnd, wanted.bytes)) continue;
+            // The last of duplicate keys wins, as with JSON.parse.
+            const start = children[child + VALUE_START] as number;
+            if (!this.#setField(line, wanted.field, start, children[child + VALUE_END] as number, flags))
+              return false;
+          }
         }
       }
     }
-    return picked;
+    return true;
+  }
+
+  #setField(line: Buffer, field: number, start: number, end: number, flags: number): boolean {
+    const type = FIELD_TYPES[field];
+    const first = line[start] as number;
+    const fits =
+      type === STRING
+        ? first === QUOTE
+        : type === NUMBER
+          ? first === 0x2d || (first >= 0x30 && first <= 0x39)
+          : isStringArray(line, start, end);
+    if (!fits) return false;
+    this.#spans[field * 2] = start;
+    this.#spans[field * 2 + 1] = end;
+    this.#escaped[field] = flags & HAS_ESCAPE;
+    return true;
+  }
+
+  /** A field's value (a string, number or array of strings); undefined when the event does not have it. */
+  #decode(line: Buffer, field: number, encoding: BufferEncoding): unknown {
+    const start = this.#spans[field * 2] as number;
+    if (start === -1) return undefined;
+    const end = this.#spans[field * 2 + 1] as number;
+    if (line[start] === QUOTE && this.#escaped[field] === 0)
+      return line.toString(encoding, start + 1, end - 1);
+    return JSON.parse(line.toString(encoding, start, end)) as unknown;
+  }
+
+  #has(field: number): boolean {
+    return this.#spans[field * 2] !== -1;
+  }
+
+  /** `,"name":` and the field's JSON text, when the event has the field. */
+  #member(name: string, field: number, out: ByteWriter): void {
+    if (!this.#has(field)) return;
+    out.text(`,"${name}":`);
+    this.#value(field, out);
+  }
+
+  /** The text inside a string field's quotes, which is that of its value in any JSON string. */
+  #inner(field: number, orElse: string, out: ByteWriter): void {
+    if (!this.#has(field)) out.text(orElse);
+    else out.raw((this.#spans[field * 2] as number) + 1, (this.#spans[field * 2 + 1] as number) - 1);
+  }
+
+  /** The field's JSON text, which the caller knows the event has. */
+  #value(field: number, out: ByteWriter): void {
+    out.raw(this.#spans[field * 2] as number, this.#spans[field * 2 + 1] as number);
+  }
+
+  /** The ECS part after @timestamp, the same fields ecsJsonOpen() writes from the parsed event. */
+  #writeEcs(
+    line: Buffer,
+    encoding: BufferEncoding,
+    id: string,
+    stage: string,
+    origin: EventOrigin,
+    out: ByteWriter,
+  ): void {
+    const verb = this.#decode(line, VERB, encoding) as string | undefined;
+    const decision = this.#decode(line, DECISION, encoding) as string | undefined;
+    const code = this.#decode(line, CODE, encoding) as number | undefined;
+    // summary(): "<user>[ as <impersonated>] <verb> <requestURI> -> <code>", from the strings' JSON text.
+    out.text(',"message":"');
+    this.#inner(USERNAME, 'unknown', out);
+    if (this.#has(IMPERSONATED_USERNAME)) {
+      out.text(' as ');
+      this.#inner(IMPERSONATED_USERNAME, '', out);
+    }
+    out.text(' ');
+    this.#inner(VERB, '?', out);
+    out.text(' ');
+    this.#inner(REQUEST_URI, '?', out);
+    if (code === undefined) {
+      out.text(' (');
+      this.#inner(STAGE, '', out);
+      out.text(')"');
+    } else out.text(` -> ${code}"`);
+    out.text(this.#ecsAndDataStream);
+    out.text(
+      `,"event":{"kind":"event","category":["api"],"type":${JSON.stringify(eventTypes(verb, decision))}`,
+    );
+    this.#member('action', VERB, out);
+    out.text(
+      `,"outcome":"${outcome(code, decision)}","dataset":"${DATASET}","module":"kubernetes","id":"${id}"`,
+    );
+    if (stage !== 'RequestReceived') {
+      const duration = durationNanos({
+        requestReceivedTimestamp: this.#decode(line, RECEIVED_AT, encoding),
+        stageTimestamp: this.#decode(line, STAGE_AT, encoding),
+      });
+      if (duration !== undefined) out.text(`,"duration":${duration}`);
+    }
+    out.text('}');
+    const hasUser = this.#has(USERNAME) || this.#has(UID) || this.#has(GROUPS);
+    const hasEffective = this.#has(IMPERSONATED_USERNAME) || this.#has(IMPERSONATED_GROUPS);
+    if (hasUser || hasEffective) {
+      // Each member below starts with ",": the object opens with the first one's comma dropped.
+      out.text(',"user":{');
+      const first = out.length;
+      this.#member('name', USERNAME, out);
+      this.#member('id', UID, out);
+      if (this.#has(GROUPS)) {
+        out.text(',"group":{"name":');
+        this.#value(GROUPS, out);
+        out.text('}');
+      }
+      if (hasEffective) {
+        out.text(',"effective":{');
+        const firstEffective = out.length;
+        this.#member('name', IMPERSONATED_USERNAME, out);
+        if (this.#has(IMPERSONATED_GROUPS)) {
+          out.text(',"group":{"name":');
+          this.#value(IMPERSONATED_GROUPS, out);
+          out.text('}');
+        }
+        out.dropByte(firstEffective);
+        out.text('}');
+      }
+      out.dropByte(first);
+      out.text('}');
+    }
+    const sourceIPs = this.#decode(line, SOURCE_IPS, encoding) as string[] | undefined;
+    const ips = sourceIPs?.filter((ip) => isIP(ip) !== 0) ?? [];
+    if (ips.length > 0) out.text(`,"source":{"ip":${JSON.stringify(ips[0])}}`);
+    const relatedIps = unique(ips);
+    const relatedUsers = unique([
+      this.#decode(line, USERNAME, encoding),
+      this.#decode(line, IMPERSONATED_USERNAME, encoding),
+    ]);
+    if (relatedIps !== undefined || relatedUsers !== undefined) {
+      out.text(',"related":{');
+      if (relatedIps !== undefined) out.text(`"ip":${JSON.stringify(relatedIps)}`);
+      if (relatedUsers !== undefined)
+        out.text(`${relatedIps === undefined ? '' : ','}"user":${JSON.stringify(relatedUsers)}`);
+      out.text('}');
+    }
+    if (this.#has(USER_AGENT)) {
+      out.text(',"user_agent":{"original":');
+      this.#value(USER_AGENT, out);
+      out.text('}');
+    }
+    out.text(this.#orchestratorOpen);
+    this.#member('namespace', NAMESPACE, out);
+    if (this.#has(RESOURCE) || this.#has(NAME)) {
+      out.text(',"resource":{');
+      const first = out.length;
+      this.#member('type', RESOURCE, out);
+      this.#member('name', NAME, out);
+      out.dropByte(first);
+      out.text('}');
+    }
+    if (origin.path !== this.#pathOf) {
+      this.#pathOf = origin.path;
+      this.#pathJson = JSON.stringify(origin.path);
+    }
+    out.text(`}${this.#hostJson},"log":{"file":{"path":${this.#pathJson}},"offset":${origin.offset}}`);
   }
 
   /** kubernetes.audit: the line's object with the bodies as JSON text and dotted keys dedotted. */
   #writeAudit(line: Buffer, encoding: BufferEncoding, out: ByteWriter): void {
-    const { members, dottedKeys } = this.#scan;
+    const { members } = this.#scan;
     const writes = this.#writes;
     let copiedUpTo = this.#scan.objectStart;
-    let dotted = 0;
     for (let member = 0; member < members.length; member += MEMBER_FIELDS) {
       const write = writes[member / MEMBER_FIELDS];
+      if (write !== BODY && write !== SANITIZE) continue;
       const valueStart = members[member + VALUE_START] as number;
       const valueEnd = members[member + VALUE_END] as number;
-      // Skip the dotted keys of members before this one.
-      while (dotted < dottedKeys.length && (dottedKeys[dotted] as number) < valueStart) dotted += 2;
       if (write === BODY) {
-        out.raw(copiedUpTo, (members[member + KEY_END] as number) - 1);
+        this.#copy(copiedUpTo, (members[member + KEY_END] as number) - 1, out);
         out.text('Json":');
         out.rawAsJsonString(valueStart, valueEnd);
         copiedUpTo = valueEnd;
-      } else if (write === DEDOT_BYTES) {
-        for (; dotted < dottedKeys.length && (dottedKeys[dotted] as number) < valueEnd; dotted += 2) {
-          const keyStart = dottedKeys[dotted] as number;
-          const keyEnd = dottedKeys[dotted + 1] as number;
-          out.raw(copiedUpTo, keyStart);
-          copiedUpTo = keyStart;
-          for (
-            let at = line.indexOf(DOT, keyStart);
-            at !== -1 && at < keyEnd;
-            at = line.indexOf(DOT, at + 1)
-          ) {
-            out.raw(copiedUpTo, at);
-            out.byte(UNDERSCORE);
-            copiedUpTo = at + 1;
-          }
-        }
-      } else if (write === SANITIZE) {
-        const value = JSON.parse(line.toString(encoding, valueStart, valueEnd)) as unknown;
-        const clean = sanitize(value);
-        if (clean !== value) {
-          out.raw(copiedUpTo, valueStart);
-          out.text(JSON.stringify(clean));
-          copiedUpTo = valueEnd;
-        }
+        continue;
       }
+      const value = JSON.parse(line.toString(encoding, valueStart, valueEnd)) as unknown;
+      const clean = sanitize(value);
+      if (clean === value) continue;
+      this.#copy(copiedUpTo, valueStart, out);
+      out.text(JSON.stringify(clean));
+      copiedUpTo = valueEnd;
     }
-    out.raw(copiedUpTo, this.#scan.objectEnd);
+    this.#copy(copiedUpTo, this.#scan.objectEnd, out);
   }
+
+  /**
+   * Copies line[from, to) and dedots the dotted keys in it, in the output. Any there belong to DEDOT_BYTES
+   * members: bodies and members rewritten by sanitize() are never copied.
+   */
+  #copy(from: number, to: number, out: ByteWriter): void {
+    const { dottedKeys } = this.#scan;
+    const copiedAt = out.length - from;
+    out.raw(from, to);
+    for (let key = 0; key < dottedKeys.length; key += 2) {
+      const keyStart = dottedKeys[key] as number;
+      if (keyStart < from) continue;
+      if (keyStart >= to) return;
+      out.replaceBytes(copiedAt + keyStart, copiedAt + (dottedKeys[key + 1] as number), DOT, UNDERSCORE);
+    }
+  }
+}
+
+/** Whether the (valid JSON) value at [start, end) is an array of strings only. */
+function isStringArray(line: Buffer, start: number, end: number): boolean {
+  if (line[start] !== OPEN_BRACKET) return false;
+  let at = skipBlanks(line, start + 1, end);
+  if (line[at] === CLOSE_BRACKET) return true;
+  for (;;) {
+    if (line[at] !== QUOTE) return false;
+    at++;
+    while (at < end && line[at] !== QUOTE) at += line[at] === BACKSLASH ? 2 : 1;
+    at = skipBlanks(line, at + 1, end);
+    if (line[at] === CLOSE_BRACKET) return true;
+    if (line[at] !== COMMA) return false;
+    at = skipBlanks(line, at + 1, end);
+  }
+}
+
+function skipBlanks(line: Buffer, start: number, end: number): number {
+  let at = start;
+  while (at < end && (line[at] === 0x20 || line[at] === 0x0a || line[at] === 0x0d || line[at] === 0x09)) at++;
+  return at;
 }
 
 /**
@@ -283,16 +524,4 @@ function isSameBytes(line: Buffer, start: number, end: number, bytes: Buffer): b
   if (end - start !== bytes.length) return false;
   for (let index = 0; index < bytes.length; index++) if (line[start + index] !== bytes[index]) return false;
   return true;
-}
-
-/** A string without escapes is its text; anything else is parsed (small: a child or a scalar member). */
-function decodeValue(
-  line: Buffer,
-  start: number,
-  end: number,
-  flags: number,
-  encoding: BufferEncoding,
-): unknown {
-  if (line[start] === QUOTE && (flags & HAS_ESCAPE) === 0) return line.toString(encoding, start + 1, end - 1);
-  return JSON.parse(line.toString(encoding, start, end)) as unknown;
 }

@@ -317,7 +317,7 @@ function summary(event: OutEvent): string {
   return `${who}${as} ${audit.verb ?? '?'} ${audit.requestURI ?? '?'} ${result}`;
 }
 
-function eventTypes(verb: string | undefined, decision: string | undefined): string[] {
+export function eventTypes(verb: string | undefined, decision: string | undefined): string[] {
   const types: string[] = [];
   switch (verb) {
     case 'create':
@@ -345,13 +345,16 @@ function eventTypes(verb: string | undefined, decision: string | undefined): str
   return types;
 }
 
-function outcome(code: number | undefined, decision: string | undefined): string {
+export function outcome(code: number | undefined, decision: string | undefined): string {
   if (typeof code === 'number' && code > 0) return code >= 400 ? 'failure' : 'success';
   return decision === 'forbid' ? 'failure' : 'unknown';
 }
 
 /** stageTimestamp - requestReceivedTimestamp in nanoseconds (MicroTime keeps microseconds). */
-function durationNanos(audit: OutEvent['audit']): number | undefined {
+export function durationNanos(audit: {
+  readonly requestReceivedTimestamp?: unknown;
+  readonly stageTimestamp?: unknown;
+}): number | undefined {
   const start = parseTime(audit.requestReceivedTimestamp);
   const end = parseTime(audit.stageTimestamp);
   if (start === undefined || end === undefined) return undefined;
@@ -360,7 +363,7 @@ function durationNanos(audit: OutEvent['audit']): number | undefined {
   return nanos < 0 ? undefined : nanos;
 }
 
-function parseTime(timestamp: string | undefined): { millis: number; subMillisNanos: number } | undefined {
+function parseTime(timestamp: unknown): { millis: number; subMillisNanos: number } | undefined {
   if (typeof timestamp !== 'string') return undefined;
   const millis = Date.parse(timestamp);
   if (Number.isNaN(millis)) return undefined;
@@ -380,7 +383,7 @@ function isDigit(code: number): boolean {
   return code >= 0x30 && code <= 0x39;
 }
 
-function unique(values: readonly unknown[]): string[] | undefined {
+export function unique(values: readonly unknown[]): string[] | undefined {
   // A handful of values: a linear scan beats building a Set.
   const present: string[] = [];
   for (const value of values) {

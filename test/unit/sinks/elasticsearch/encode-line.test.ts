@@ -101,26 +101,46 @@ describe('BulkLineEncoder', () => {
       // A dedotted key clashes with one that has an underscore: the second gets renamed.
       '{"auditID":"a","stage":"ResponseComplete","stageTimestamp":"2025-03-04T05:06:07.5Z","annotations":{"a.b":"1","a_b":"2"}}',
       '{"auditID":"a","stage":"ResponseComplete","stageTimestamp":"2025-03-04T05:06:07.5Z","annotations":{"a_b":"1","a.b":"2"}}',
-      // Blank and empty keys, escaped keys that spell dots.
-      '{"auditID":"a","stage":"ResponseComplete","stageTimestamp":"2025-03-04T05:06:07.5Z","user":{"extra":{"":["1"]," ":["2"],"\\u002e":["3"]}}}',
-      '{"auditID":"a","stage":"ResponseComplete","stageTimestamp":"2025-03-04T05:06:07.5Z","objectRef":{"\\u006eamespace":"kube-system","name":"n"}}',
-      '{"auditID":"a","stage":"ResponseComplete","stageTimestamp":"2025-03-04T05:06:07.5Z","annotations":{"authorization.k8s.io\\/decision":"allow"}}',
+      // Blank and empty keys, escaped keys that spell dots, outside the members the ECS fields come from.
+      '{"auditID":"a","stage":"ResponseComplete","stageTimestamp":"2025-03-04T05:06:07.5Z","metadata":{"extra":{"":["1"]," ":["2"],"\\u002e":["3"]}}}',
+      '{"auditID":"a","stage":"ResponseComplete","stageTimestamp":"2025-03-04T05:06:07.5Z","metadata":{"\\u0061":{"b.c":1}}}',
     ];
     for (const line of lines) expect(expectFastPathAgrees(line), line).toBe(true);
   });
 
-  it('reads the ECS fields from values of any shape as toDocument does', () => {
+  it('reads the ECS fields as toDocument does: escapes, duplicates, UTF-8, legacy timestamps', () => {
     const lines = [
-      '{"auditID":"a","stage":"ResponseComplete","stageTimestamp":"2025-03-04T05:06:07.5Z","verb":"get","user":"bob","impersonatedUser":null,"objectRef":[],"responseStatus":{"code":"500"},"sourceIPs":["nope",7,"::1"],"userAgent":null}',
-      '{"auditID":"a","stage":"ResponseComplete","stageTimestamp":"2025-03-04T05:06:07.5Z","verb":{"x":{},"y":null},"user":{"uid":{},"groups":[],"username":7},"objectRef":{"namespace":""}}',
       '{"auditID":"a","stage":"ResponseComplete","stageTimestamp":"2025-03-04T05:06:07.5Z","user":{"username":"a","username":"b"},"responseStatus":{"code":404,"code":201}}',
       '{"auditID":"a","stage":"ResponseComplete","stageTimestamp":"2025-03-04T05:06:07.5Z","user":{"username":"system:admin"},"impersonatedUser":{"username":"system:\\u0061dmin","groups":["g"]}}',
-      '{"auditID":"a","stage":"ResponseComplete","stageTimestamp":"2025-03-04T05:06:07.5Z","requestURI":"/api/v1/pods?limit=5\\u0026watch=1","userAgent":"\\u003cx\\u003e","verb":"list"}',
+      '{"auditID":"a","stage":"ResponseComplete","stageTimestamp":"2025-03-04T05:06:07.5Z","user":{"username":""},"impersonatedUser":{"groups":[]},"objectRef":{"name":"n"}}',
+      '{"auditID":"a","stage":"ResponseComplete","stageTimestamp":"2025-03-04T05:06:07.5Z","requestURI":"/api/v1/pods?limit=5\\u0026watch=1","userAgent":"\\u003cx\\u003e","verb":"list","sourceIPs":["nope","::1","10.0.0.1","::1"]}',
       '{"auditID":"a\\u0000","stage":"RequestReceived","requestReceivedTimestamp":"2025-03-04T05:06:07.123456Z"}',
       '{"auditID":"a","stage":"ResponseComplete","timestamp":"2018-10-25T13:58:49Z"}',
-      '{"auditID":"é","stage":"ResponseComplete","user":{"username":"jürgen 😀"},"requestObject":{"n":"ü"}}',
+      '{"auditID":"é","stage":"ResponseComplete","stageTimestamp":"2025-03-04T05:06:07.5Z","user":{"username":"jürgen 😀","groups":[ "a" , "b\\"" ]},"requestObject":{"n":"ü"}}',
+      '{"auditID":"a","stage":"Panic","stageTimestamp":"2025-03-04T05:06:07.5Z","requestReceivedTimestamp":"2025-03-04T05:06:08Z","annotations":{"authorization.k8s.io/decision":"forbid"}}',
     ];
     for (const line of lines) expect(expectFastPathAgrees(line), line).toBe(true);
+  });
+
+  it('leaves ECS fields of types the API server does not write to the general path', () => {
+    const lines = [
+      '{"auditID":"a","stage":"ResponseComplete","user":"bob"}',
+      '{"auditID":"a","stage":"ResponseComplete","impersonatedUser":null}',
+      '{"auditID":"a","stage":"ResponseComplete","objectRef":[]}',
+      '{"auditID":"a","stage":"ResponseComplete","responseStatus":{"code":"500"}}',
+      '{"auditID":"a","stage":"ResponseComplete","sourceIPs":["nope",7]}',
+      '{"auditID":"a","stage":"ResponseComplete","userAgent":null}',
+      '{"auditID":"a","stage":"ResponseComplete","verb":{"x":{}}}',
+      '{"auditID":"a","stage":"ResponseComplete","user":{"uid":{}}}',
+      '{"auditID":"a","stage":"ResponseComplete","user":{"extra":{" ":["2"]}}}',
+      '{"auditID":"a","stage":"ResponseComplete","objectRef":{"\\u006eamespace":"kube-system"}}',
+      '{"auditID":"a","stage":"ResponseComplete","stageTimestamp":""}',
+      '{"auditID":"a","stage":"ResponseComplete","stageTimestamp":7}',
+    ];
+    for (const line of lines) {
+      expect(fastItem(line, DATA_STREAM), line).toBeUndefined();
+      expect(parsedEvent(line), line).toBeDefined();
+    }
   });
 
   it('leaves unusual lines to the general path', () => {
