@@ -63,14 +63,48 @@ for (const char of '"\\/bfnrt') SIMPLE_ESCAPE[char.charCodeAt(0)] = 1;
 const HEX = new Uint8Array(256);
 for (const char of '0123456789abcdefABCDEF') HEX[char.charCodeAt(0)] = 1;
 
+/**
+ * A growable list of integers that keeps its memory across clear(): an array emptied with `length = 0`
+ * drops its backing store, and refilling it per line made the scan allocate ~3 KB of garbage a line.
+ */
+export class IntList {
+  values = new Int32Array(64);
+  length = 0;
+
+  clear(): void {
+    this.length = 0;
+  }
+
+  push(value: number): void {
+    if (this.length === this.values.length) this.#grow();
+    this.values[this.length++] = value;
+  }
+
+  push2(first: number, second: number): void {
+    this.push(first);
+    this.push(second);
+  }
+
+  push4(first: number, second: number, third: number, fourth: number): void {
+    this.push2(first, second);
+    this.push2(third, fourth);
+  }
+
+  #grow(): void {
+    const grown = new Int32Array(this.values.length * 2);
+    grown.set(this.values);
+    this.values = grown;
+  }
+}
+
 /** Reusable: one instance scans line after line without allocating. */
 export class ObjectScan {
   /** MEMBER_FIELDS numbers per top-level member, in order (see KEY_START...CHILDREN_END). */
-  readonly members: number[] = [];
+  readonly members = new IntList();
   /** CHILD_FIELDS numbers per member of a top-level member's object value. */
-  readonly children: number[] = [];
+  readonly children = new IntList();
   /** Key start and end of every nested key that has a dot, in order. */
-  readonly dottedKeys: number[] = [];
+  readonly dottedKeys = new IntList();
   /** Where the object's '{' is, and the index after its '}'. */
   objectStart = 0;
   objectEnd = 0;
@@ -83,9 +117,9 @@ export class ObjectScan {
   /** Scans all of `bytes`: true when it is one JSON object, with whitespace around it at most. */
   scan(bytes: Uint8Array): boolean {
     const { members, children, dottedKeys } = this;
-    members.length = 0;
-    children.length = 0;
-    dottedKeys.length = 0;
+    members.clear();
+    children.clear();
+    dottedKeys.clear();
     const containers = this.#containers;
     const to = bytes.length;
     let at = skipWhitespace(bytes, 0, to);
@@ -128,7 +162,7 @@ export class ObjectScan {
           return skipWhitespace(bytes, at, to) === to;
         }
         // A value directly inside the top-level object is a member's value; one level down, a child's.
-        if (depth === 1) members.push(at, flags, memberChildren, children.length);
+        if (depth === 1) members.push4(at, flags, memberChildren, children.length);
         else if (depth === 2 && containers[1] === IN_OBJECT) children.push(at);
         at = skipWhitespace(bytes, at, to);
         if (at >= to) return false;
@@ -148,7 +182,7 @@ export class ObjectScan {
         if (at < 0) return false;
         const traits = this.#keyTraits;
         if (depth === 1) {
-          members.push(keyStart, at);
+          members.push2(keyStart, at);
           flags = (traits & (KEY_DOT | KEY_COMPLEX)) === 0 ? 0 : KEY_UNUSUAL;
           memberChildren = children.length;
         } else if (traits !== 0) {
@@ -157,10 +191,10 @@ export class ObjectScan {
           if ((traits & KEY_UNDERSCORE) !== 0) flags |= NESTED_KEY_UNDERSCORE;
           if ((traits & KEY_DOT) !== 0) {
             flags |= NESTED_KEY_DOTTED;
-            dottedKeys.push(keyStart, at);
+            dottedKeys.push2(keyStart, at);
           }
         }
-        if (depth === 2) children.push(keyStart, at);
+        if (depth === 2) children.push2(keyStart, at);
         at = skipWhitespace(bytes, at, to);
         if (at >= to || bytes[at] !== COLON) return false;
         at = skipWhitespace(bytes, at + 1, to);

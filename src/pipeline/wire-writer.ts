@@ -99,6 +99,24 @@ export class ByteWriter implements WireWriter {
     this.#length--;
   }
 
+  /** Appends a number as JSON (and String()) writes it; integers digit by digit, without a string. */
+  number(value: number): void {
+    if (!Number.isSafeInteger(value) || value < 0) {
+      this.text(String(value));
+      return;
+    }
+    let digits = 1;
+    for (let rest = value; rest >= 10; rest = Math.floor(rest / 10)) digits++;
+    this.#reserve(digits);
+    const bytes = this.#bytes;
+    let rest = value;
+    for (let at = this.#length + digits - 1; at >= this.#length; at--) {
+      bytes[at] = 0x30 + (rest % 10);
+      rest = Math.floor(rest / 10);
+    }
+    this.#length += digits;
+  }
+
   /** Replaces the byte `find` by `replacement` in what was written at [start, end). */
   replaceBytes(start: number, end: number, find: number, replacement: number): void {
     const bytes = this.#bytes;

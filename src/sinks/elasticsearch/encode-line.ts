@@ -30,11 +30,10 @@ import {
   durationNanos,
   ECS_VERSION,
   type EsTarget,
-  eventTypes,
+  eventTypesJson,
   outcome,
   sanitize,
   targetIndexFor,
-  unique,
 } from './encode.ts';
 
 // Fields the ECS part is made of, as spans of the line (FIELD_COUNT start/end pairs in EcsSpans).
@@ -134,6 +133,9 @@ const OPEN_BRACE = 0x7b;
 const OPEN_BRACKET = 0x5b;
 const CLOSE_BRACKET = 0x5d;
 
+const REQUEST_RECEIVED = Buffer.from('"RequestReceived"');
+const EVENT_TAIL = `","dataset":"${DATASET}","module":"kubernetes","id":"`;
+
 export interface LineContext {
   readonly cluster: string;
   readonly node: string;
@@ -153,7 +155,7 @@ export class BulkLineEncoder {
   readonly #context: LineContext;
   readonly #scan = new ObjectScan();
   /** How each member is written (COPY...SANITIZE), by member. */
-  readonly #writes: number[] = [];
+  #writes = new Uint8Array(32);
   readonly #otherKeys: string[] = [];
   /** Start and end of each ECS field in the line, -1 when the event lacks it. */
   readonly #spans = new Int32Array(FIELD_COUNT * 2);
@@ -211,10 +213,12 @@ export class BulkLineEncoder {
         ? this.#dataStreamAction
         : `{"create":{"_index":${JSON.stringify(targetIndexFor(this.#target, timestamp))}`,
     );
-    out.text(`,"_id":"${id}"}}\n{"@timestamp":`);
+    out.text(',"_id":"');
+    out.text(id);
+    out.text('"}}\n{"@timestamp":');
     if (recorded === undefined) out.text(JSON.stringify(timestamp));
     else this.#value(timeField, out);
-    this.#writeEcs(line, encoding, id, stage, origin, out);
+    this.#writeEcs(line, encoding, id, origin, timeField, recorded, out);
     out.text(',"kubernetes":{"audit":');
     this.#writeAudit(line, encoding, out);
     out.text('}}\n');
@@ -223,22 +227,23 @@ export class BulkLineEncoder {
 
   /** Notes how each member is written and where each ECS field is; false when the line is not for this path. */
   #findFields(line: Buffer): boolean {
-    const { members, children } = this.#scan;
-    const writes = this.#writes;
-    writes.length = 0;
+    const memberCount = this.#scan.members.length;
+    const members = this.#scan.members.values;
+    const children = this.#scan.children.values;
+    if (this.#writes.length < memberCount / MEMBER_FIELDS) this.#writes = new Uint8Array(memberCount);
     const otherKeys = this.#otherKeys;
     otherKeys.length = 0;
     const spans = this.#spans;
     spans.fill(-1);
     let seen = 0;
-    for (let member = 0; member < members.length; member += MEMBER_FIELDS) {
+    for (let member = 0; member < memberCount; member += MEMBER_FIELDS) {
       const flags = members[member + FLAGS] as number;
       if ((flags & KEY_UNUSUAL) !== 0) return false;
       const keyStart = (members[member + KEY_START] as number) + 1;
       const keyEnd = (members[member + KEY_END] as number) - 1;
       const valueStart = members[member + VALUE_START] as number;
       const valueEnd = members[member + VALUE_END] as number;
-      writes.push(writeOf(flags));
+      this.#writes[member / MEMBER_FIELDS] = writeOf(flags);
       const known = knownKey(line, keyStart, keyEnd);
       if (known === undefined) {
         // Latin-1 maps bytes to characters one to one: distinct keys stay distinct, which is all this needs.
@@ -254,7 +259,7 @@ export class BulkLineEncoder {
         const first = line[valueStart];
         // A scalar body would need its serialized form; the API server never writes one.
         if (first !== OPEN_BRACE && first !== OPEN_BRACKET) return false;
-        writes[writes.length - 1] = BODY;
+        this.#writes[member / MEMBER_FIELDS] = BODY;
       } else if (known.field !== undefined) {
         if (!this.#setField(line, known.field, valueStart, valueEnd, flags)) return false;
       } else if (known.children !== undefined) {
@@ -307,11 +312,29 @@ export class BulkLineEncoder {
     return this.#spans[field * 2] !== -1;
   }
 
-  /** `,"name":` and the field's JSON text, when the event has the field. */
-  #member(name: string, field: number, out: ByteWriter): void {
+  /** `prefix` (`,"name":`) and the field's JSON text, when the event has the field. */
+  #member(prefix: string, field: number, out: ByteWriter): void {
     if (!this.#has(field)) return;
-    out.text(`,"${name}":`);
+    out.text(prefix);
     this.#value(field, out);
+  }
+
+  /** Whether two string fields have the same text (then the same value: callers rule out escapes). */
+  #sameText(line: Buffer, field: number, other: number): boolean {
+    const start = this.#spans[field * 2] as number;
+    const otherStart = this.#spans[other * 2] as number;
+    const length = (this.#spans[field * 2 + 1] as number) - start;
+    if ((this.#spans[other * 2 + 1] as number) - otherStart !== length) return false;
+    for (let index = 0; index < length; index++)
+      if (line[start + index] !== line[otherStart + index]) return false;
+    return true;
+  }
+
+  /** Whether a string field is "" (absent fields are not). */
+  #isEmptyString(field: number): boolean {
+    return (
+      this.#has(field) && (this.#spans[field * 2 + 1] as number) - (this.#spans[field * 2] as number) === 2
+    );
   }
 
   /** The text inside a string field's quotes, which is that of its value in any JSON string. */
@@ -330,8 +353,9 @@ export class BulkLineEncoder {
     line: Buffer,
     encoding: BufferEncoding,
     id: string,
-    stage: string,
     origin: EventOrigin,
+    timeField: number,
+    recorded: string | undefined,
     out: ByteWriter,
   ): void {
     const verb = this.#decode(line, VERB, encoding) as string | undefined;
@@ -352,21 +376,29 @@ export class BulkLineEncoder {
       out.text(' (');
       this.#inner(STAGE, '', out);
       out.text(')"');
-    } else out.text(` -> ${code}"`);
+    } else {
+      out.text(' -> ');
+      out.number(code);
+      out.text('"');
+    }
     out.text(this.#ecsAndDataStream);
-    out.text(
-      `,"event":{"kind":"event","category":["api"],"type":${JSON.stringify(eventTypes(verb, decision))}`,
-    );
-    this.#member('action', VERB, out);
-    out.text(
-      `,"outcome":"${outcome(code, decision)}","dataset":"${DATASET}","module":"kubernetes","id":"${id}"`,
-    );
-    if (stage !== 'RequestReceived') {
+    out.text(',"event":{"kind":"event","category":["api"],"type":');
+    out.text(eventTypesJson(verb, decision));
+    this.#member(',"action":', VERB, out);
+    out.text(',"outcome":"');
+    out.text(outcome(code, decision));
+    out.text(EVENT_TAIL);
+    out.text(id);
+    out.text('"');
+    if (!this.#isStage(line, REQUEST_RECEIVED)) {
       const duration = durationNanos({
         requestReceivedTimestamp: this.#decode(line, RECEIVED_AT, encoding),
-        stageTimestamp: this.#decode(line, STAGE_AT, encoding),
+        stageTimestamp: timeField === STAGE_AT ? recorded : this.#decode(line, STAGE_AT, encoding),
       });
-      if (duration !== undefined) out.text(`,"duration":${duration}`);
+      if (duration !== undefined) {
+        out.text(',"duration":');
+        out.number(duration);
+      }
     }
     out.text('}');
     const hasUser = this.#has(USERNAME) || this.#has(UID) || this.#has(GROUPS);
@@ -375,8 +407,8 @@ export class BulkLineEncoder {
       // Each member below starts with ",": the object opens with the first one's comma dropped.
       out.text(',"user":{');
       const first = out.length;
-      this.#member('name', USERNAME, out);
-      this.#member('id', UID, out);
+      this.#member(',"name":', USERNAME, out);
+      this.#member(',"id":', UID, out);
       if (this.#has(GROUPS)) {
         out.text(',"group":{"name":');
         this.#value(GROUPS, out);
@@ -385,7 +417,7 @@ export class BulkLineEncoder {
       if (hasEffective) {
         out.text(',"effective":{');
         const firstEffective = out.length;
-        this.#member('name', IMPERSONATED_USERNAME, out);
+        this.#member(',"name":', IMPERSONATED_USERNAME, out);
         if (this.#has(IMPERSONATED_GROUPS)) {
           out.text(',"group":{"name":');
           this.#value(IMPERSONATED_GROUPS, out);
@@ -397,33 +429,19 @@ export class BulkLineEncoder {
       out.dropByte(first);
       out.text('}');
     }
-    const sourceIPs = this.#decode(line, SOURCE_IPS, encoding) as string[] | undefined;
-    const ips = sourceIPs?.filter((ip) => isIP(ip) !== 0) ?? [];
-    if (ips.length > 0) out.text(`,"source":{"ip":${JSON.stringify(ips[0])}}`);
-    const relatedIps = unique(ips);
-    const relatedUsers = unique([
-      this.#decode(line, USERNAME, encoding),
-      this.#decode(line, IMPERSONATED_USERNAME, encoding),
-    ]);
-    if (relatedIps !== undefined || relatedUsers !== undefined) {
-      out.text(',"related":{');
-      if (relatedIps !== undefined) out.text(`"ip":${JSON.stringify(relatedIps)}`);
-      if (relatedUsers !== undefined)
-        out.text(`${relatedIps === undefined ? '' : ','}"user":${JSON.stringify(relatedUsers)}`);
-      out.text('}');
-    }
+    this.#writeSourceAndRelated(line, encoding, out);
     if (this.#has(USER_AGENT)) {
       out.text(',"user_agent":{"original":');
       this.#value(USER_AGENT, out);
       out.text('}');
     }
     out.text(this.#orchestratorOpen);
-    this.#member('namespace', NAMESPACE, out);
+    this.#member(',"namespace":', NAMESPACE, out);
     if (this.#has(RESOURCE) || this.#has(NAME)) {
       out.text(',"resource":{');
       const first = out.length;
-      this.#member('type', RESOURCE, out);
-      this.#member('name', NAME, out);
+      this.#member(',"type":', RESOURCE, out);
+      this.#member(',"name":', NAME, out);
       out.dropByte(first);
       out.text('}');
     }
@@ -431,15 +449,73 @@ export class BulkLineEncoder {
       this.#pathOf = origin.path;
       this.#pathJson = JSON.stringify(origin.path);
     }
-    out.text(`}${this.#hostJson},"log":{"file":{"path":${this.#pathJson}},"offset":${origin.offset}}`);
+    out.text('}');
+    out.text(this.#hostJson);
+    out.text(',"log":{"file":{"path":');
+    out.text(this.#pathJson);
+    out.text('},"offset":');
+    out.number(origin.offset);
+    out.text('}');
+  }
+
+  /** source.ip (the first valid sourceIPs entry) and related.ip / related.user, as unique() makes them. */
+  #writeSourceAndRelated(line: Buffer, encoding: BufferEncoding, out: ByteWriter): void {
+    const sourceIPs = this.#decode(line, SOURCE_IPS, encoding) as string[] | undefined;
+    let ips: string[] | undefined;
+    if (sourceIPs !== undefined) {
+      for (const ip of sourceIPs) {
+        if (ip === '' || isIP(ip) === 0 || ips?.includes(ip) === true) continue;
+        (ips ??= []).push(ip);
+      }
+    }
+    // An address isIP() accepts has nothing to escape in JSON (digits, hex, ':', '.', a '%' zone of [\w.:-]).
+    if (ips !== undefined) {
+      out.text(',"source":{"ip":"');
+      out.text(ips[0] as string);
+      out.text('"}');
+    }
+    // related.user: the user and the impersonated user, each once, empty names left out.
+    const hasUser = this.#has(USERNAME) && !this.#isEmptyString(USERNAME);
+    const hasImpersonated = this.#has(IMPERSONATED_USERNAME) && !this.#isEmptyString(IMPERSONATED_USERNAME);
+    let bothUsers = hasUser && hasImpersonated;
+    if (bothUsers) {
+      bothUsers =
+        this.#escaped[USERNAME] === 0 && this.#escaped[IMPERSONATED_USERNAME] === 0
+          ? !this.#sameText(line, USERNAME, IMPERSONATED_USERNAME)
+          : this.#decode(line, USERNAME, encoding) !== this.#decode(line, IMPERSONATED_USERNAME, encoding);
+    }
+    if (ips === undefined && !hasUser && !hasImpersonated) return;
+    out.text(',"related":{');
+    if (ips !== undefined) {
+      out.text('"ip":["');
+      for (let index = 0; index < ips.length; index++) {
+        if (index > 0) out.text('","');
+        out.text(ips[index] as string);
+      }
+      out.text('"]');
+    }
+    if (hasUser || hasImpersonated) {
+      out.text(ips === undefined ? '"user":[' : ',"user":[');
+      if (hasUser) this.#value(USERNAME, out);
+      if (bothUsers) out.text(',');
+      if (hasImpersonated && (bothUsers || !hasUser)) this.#value(IMPERSONATED_USERNAME, out);
+      out.text(']');
+    }
+    out.text('}');
+  }
+
+  /** Whether the stage field's text is `stage` (a quoted string). */
+  #isStage(line: Buffer, stage: Buffer): boolean {
+    return isSameBytes(line, this.#spans[STAGE * 2] as number, this.#spans[STAGE * 2 + 1] as number, stage);
   }
 
   /** kubernetes.audit: the line's object with the bodies as JSON text and dotted keys dedotted. */
   #writeAudit(line: Buffer, encoding: BufferEncoding, out: ByteWriter): void {
-    const { members } = this.#scan;
+    const memberCount = this.#scan.members.length;
+    const members = this.#scan.members.values;
     const writes = this.#writes;
     let copiedUpTo = this.#scan.objectStart;
-    for (let member = 0; member < members.length; member += MEMBER_FIELDS) {
+    for (let member = 0; member < memberCount; member += MEMBER_FIELDS) {
       const write = writes[member / MEMBER_FIELDS];
       if (write !== BODY && write !== SANITIZE) continue;
       const valueStart = members[member + VALUE_START] as number;
@@ -466,10 +542,11 @@ export class BulkLineEncoder {
    * members: bodies and members rewritten by sanitize() are never copied.
    */
   #copy(from: number, to: number, out: ByteWriter): void {
-    const { dottedKeys } = this.#scan;
+    const dottedKeys = this.#scan.dottedKeys.values;
+    const dottedKeyCount = this.#scan.dottedKeys.length;
     const copiedAt = out.length - from;
     out.raw(from, to);
-    for (let key = 0; key < dottedKeys.length; key += 2) {
+    for (let key = 0; key < dottedKeyCount; key += 2) {
       const keyStart = dottedKeys[key] as number;
       if (keyStart < from) continue;
       if (keyStart >= to) return;

@@ -98,7 +98,7 @@ export function ecsJsonOpen(event: OutEvent, target: EsTarget): string {
     json += `,"data_stream":{"type":"logs","dataset":"${DATASET}","namespace":${JSON.stringify(target.namespace)}}`;
   }
   const duration = audit.stage === 'RequestReceived' ? undefined : durationNanos(audit);
-  json += `,"event":{"kind":"event","category":["api"],"type":${JSON.stringify(eventTypes(audit.verb, decision))}${member('action', audit.verb)},"outcome":"${outcome(code, decision)}","dataset":"${DATASET}","module":"kubernetes"${member('id', event.id)}${member('duration', duration)}}`;
+  json += `,"event":{"kind":"event","category":["api"],"type":${eventTypesJson(audit.verb, decision)}${member('action', audit.verb)},"outcome":"${outcome(code, decision)}","dataset":"${DATASET}","module":"kubernetes"${member('id', event.id)}${member('duration', duration)}}`;
   json += object(
     'user',
     member('name', username) +
@@ -317,7 +317,39 @@ function summary(event: OutEvent): string {
   return `${who}${as} ${audit.verb ?? '?'} ${audit.requestURI ?? '?'} ${result}`;
 }
 
-export function eventTypes(verb: string | undefined, decision: string | undefined): string[] {
+/** eventTypes() as JSON text, from a table: the per-event path writes it without building an array. */
+export function eventTypesJson(verb: unknown, decision: unknown): string {
+  const byDecision = EVENT_TYPES_JSON.get(typeof verb === 'string' ? verb : '') ?? DEFAULT_EVENT_TYPES_JSON;
+  return decision === 'allow'
+    ? byDecision.allow
+    : decision === 'forbid'
+      ? byDecision.forbid
+      : byDecision.other;
+}
+
+interface TypesByDecision {
+  readonly allow: string;
+  readonly forbid: string;
+  readonly other: string;
+}
+
+function typesByDecision(verb: string | undefined): TypesByDecision {
+  return {
+    allow: JSON.stringify(eventTypes(verb, 'allow')),
+    forbid: JSON.stringify(eventTypes(verb, 'forbid')),
+    other: JSON.stringify(eventTypes(verb, undefined)),
+  };
+}
+
+const EVENT_TYPES_JSON: ReadonlyMap<string, TypesByDecision> = new Map(
+  ['create', 'update', 'patch', 'delete', 'deletecollection', 'get', 'list', 'watch'].map((verb) => [
+    verb,
+    typesByDecision(verb),
+  ]),
+);
+const DEFAULT_EVENT_TYPES_JSON = typesByDecision(undefined);
+
+function eventTypes(verb: string | undefined, decision: string | undefined): string[] {
   const types: string[] = [];
   switch (verb) {
     case 'create':
@@ -383,7 +415,7 @@ function isDigit(code: number): boolean {
   return code >= 0x30 && code <= 0x39;
 }
 
-export function unique(values: readonly unknown[]): string[] | undefined {
+function unique(values: readonly unknown[]): string[] | undefined {
   // A handful of values: a linear scan beats building a Set.
   const present: string[] = [];
   for (const value of values) {

@@ -39,8 +39,8 @@ function scannedMembers(text: string): [string, string][] {
   const bytes = Buffer.from(text);
   expect(scanner.scan(bytes)).toBe(true);
   const found: [string, string][] = [];
-  const { members } = scanner;
-  for (let member = 0; member < members.length; member += MEMBER_FIELDS) {
+  const members = scanner.members.values;
+  for (let member = 0; member < scanner.members.length; member += MEMBER_FIELDS) {
     found.push([
       JSON.parse(bytes.toString('utf8', members[member + KEY_START], members[member + KEY_END])) as string,
       bytes.toString('utf8', members[member + VALUE_START], members[member + VALUE_END]),
@@ -52,8 +52,8 @@ function scannedMembers(text: string): [string, string][] {
 function flagsOf(text: string, key: string): number {
   const bytes = Buffer.from(text);
   expect(scanner.scan(bytes)).toBe(true);
-  const { members } = scanner;
-  for (let member = 0; member < members.length; member += MEMBER_FIELDS) {
+  const members = scanner.members.values;
+  for (let member = 0; member < scanner.members.length; member += MEMBER_FIELDS) {
     if (bytes.toString('utf8', members[member + KEY_START], members[member + KEY_END]) === `"${key}"`) {
       return members[member + FLAGS] as number;
     }
@@ -144,7 +144,7 @@ describe('ObjectScan', () => {
     expect(flagsOf('{"a.b":1}', 'a.b') & KEY_UNUSUAL).toBe(KEY_UNUSUAL);
     expect(flagsOf('{" a":1}', ' a') & KEY_UNUSUAL).toBe(KEY_UNUSUAL);
     expect(scanner.scan(Buffer.from('{"":1}'))).toBe(true);
-    expect((scanner.members[FLAGS] as number) & KEY_UNUSUAL).toBe(KEY_UNUSUAL);
+    expect((scanner.members.values[FLAGS] as number) & KEY_UNUSUAL).toBe(KEY_UNUSUAL);
     expect(flagsOf('{"\\u0061":1}', '\\u0061') & KEY_UNUSUAL).toBe(KEY_UNUSUAL);
     expect(flagsOf('{"a_b":{"c":1}}', 'a_b')).toBe(0);
     const dotted = '{"x":{"a.b":{"c.d":1}},"y":[{"e_f":1}],"z":{"":1},"w":{"\\u002e":1},"v":"\\u0026"}';
@@ -157,7 +157,7 @@ describe('ObjectScan', () => {
     scanner.scan(bytes);
     const keys: string[] = [];
     for (let at = 0; at < scanner.dottedKeys.length; at += 2) {
-      keys.push(bytes.toString('utf8', scanner.dottedKeys[at], scanner.dottedKeys[at + 1]));
+      keys.push(bytes.toString('utf8', scanner.dottedKeys.values[at], scanner.dottedKeys.values[at + 1]));
     }
     expect(keys).toEqual(['"a.b"', '"c.d"']);
   });

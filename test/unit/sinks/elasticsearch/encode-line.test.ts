@@ -113,7 +113,7 @@ describe('BulkLineEncoder', () => {
       '{"auditID":"a","stage":"ResponseComplete","stageTimestamp":"2025-03-04T05:06:07.5Z","user":{"username":"a","username":"b"},"responseStatus":{"code":404,"code":201}}',
       '{"auditID":"a","stage":"ResponseComplete","stageTimestamp":"2025-03-04T05:06:07.5Z","user":{"username":"system:admin"},"impersonatedUser":{"username":"system:\\u0061dmin","groups":["g"]}}',
       '{"auditID":"a","stage":"ResponseComplete","stageTimestamp":"2025-03-04T05:06:07.5Z","user":{"username":""},"impersonatedUser":{"groups":[]},"objectRef":{"name":"n"}}',
-      '{"auditID":"a","stage":"ResponseComplete","stageTimestamp":"2025-03-04T05:06:07.5Z","requestURI":"/api/v1/pods?limit=5\\u0026watch=1","userAgent":"\\u003cx\\u003e","verb":"list","sourceIPs":["nope","::1","10.0.0.1","::1"]}',
+      '{"auditID":"a","stage":"ResponseComplete","stageTimestamp":"2025-03-04T05:06:07.5Z","requestURI":"/api/v1/pods?limit=5\\u0026watch=1","userAgent":"\\u003cx\\u003e","verb":"list","sourceIPs":["nope","::1","10.0.0.1","::1","fe80::1%eth0"]}',
       '{"auditID":"a\\u0000","stage":"RequestReceived","requestReceivedTimestamp":"2025-03-04T05:06:07.123456Z"}',
       '{"auditID":"a","stage":"ResponseComplete","timestamp":"2018-10-25T13:58:49Z"}',
       '{"auditID":"é","stage":"ResponseComplete","stageTimestamp":"2025-03-04T05:06:07.5Z","user":{"username":"jürgen 😀","groups":[ "a" , "b\\"" ]},"requestObject":{"n":"ü"}}',
