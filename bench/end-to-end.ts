@@ -1,6 +1,8 @@
 // End-to-end benchmark: generated audit log → the real forwarder CLI (child process) → a sink.
 // Reports events/s, MB/s, peak RSS (VmHWM of the forwarder process) and the machine it ran on.
 // Usage: node bench/end-to-end.ts [--events N] [--sink file|elasticsearch] [--large-ratio R]
+// Env: BENCH_DELIVERY (JSON delivery settings), BENCH_FORWARDER_NODE_ARGS / BENCH_FAKE_NODE_ARGS (Node flags,
+// e.g. --cpu-prof), BENCH_TRACE_MEMORY=1 / BENCH_TRACE_BATCHES=1 (progress lines on stderr).
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
@@ -116,6 +118,23 @@ async function traceMemory(statusUrl: string): Promise<void> {
   );
 }
 
+/**
+ * Prints events delivered, batches in flight and the mean batch time (encode to acknowledgement) so far
+ * (BENCH_TRACE_BATCHES=1): a lane that always has maxInFlightBatches out is waiting on the sink's latency.
+ */
+async function traceBatches(statusUrl: string, started: number): Promise<void> {
+  const status = (await (await fetch(statusUrl)).json()) as {
+    sinks: { delivered: number; inFlightBatches: number }[];
+  };
+  const metrics = await (await fetch(statusUrl.replace(/\/status$/, '/metrics'))).text();
+  const sum = Number(/batch_duration_seconds_sum\{[^}]*\} (\S+)/.exec(metrics)?.[1]);
+  const count = Number(/batch_duration_seconds_count\{[^}]*\} (\S+)/.exec(metrics)?.[1]);
+  const sinks = status.sinks.map((sink) => `${sink.delivered} delivered, ${sink.inFlightBatches} in flight`);
+  process.stderr.write(
+    `${((performance.now() - started) / 1000).toFixed(1)} s: ${sinks.join('; ')}, batch ${((sum / count) * 1000).toFixed(1)} ms\n`,
+  );
+}
+
 async function deliveredCount(statusUrl: string): Promise<number> {
   const response = await fetch(statusUrl);
   const status = (await response.json()) as { sinks: { delivered: number }[] };
@@ -176,6 +195,7 @@ export async function runEndToEnd(options: {
         if (child.pid !== undefined) peak = Math.max(peak, await peakRssMB(child.pid).catch(() => 0));
         if ((await deliveredCount(statusUrl)) >= options.events) break;
         if (process.env.BENCH_TRACE_MEMORY === '1') await traceMemory(statusUrl);
+        if (process.env.BENCH_TRACE_BATCHES === '1') await traceBatches(statusUrl, started);
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
     } finally {
@@ -252,7 +272,11 @@ export async function elasticsearchSink(): Promise<SinkUnderTest> {
   // The fake keeps every document (a million of them) in memory: give it room.
   const child = spawn(
     process.execPath,
-    [...(process.env.BENCH_FAKE_NODE_ARGS ?? '').split(' ').filter((a) => a !== ''), '--max-old-space-size=16384', new URL('./es-fake-process.ts', import.meta.url).pathname],
+    [
+      ...(process.env.BENCH_FAKE_NODE_ARGS ?? '').split(' ').filter((a) => a !== ''),
+      '--max-old-space-size=16384',
+      new URL('./es-fake-process.ts', import.meta.url).pathname,
+    ],
     {
       stdio: ['ignore', 'pipe', 'inherit'],
     },
