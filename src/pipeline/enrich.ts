@@ -3,7 +3,7 @@
 import { isAscii, isUtf8 } from 'node:buffer';
 import { hash } from 'node:crypto';
 import type { AuditEvent, EventOrigin, OutEvent } from './event.ts';
-import { isJsonWhitespace } from './json-members.ts';
+import { isJsonWhitespace } from './json-scan.ts';
 import { StringWriter, type WireWriter } from './wire-writer.ts';
 
 export interface EnrichContext {

@@ -225,7 +225,7 @@ export class ObjectScan {
   #skipKey(bytes: Uint8Array, start: number, to: number): number {
     let at = start + 1;
     if (at >= to) return -1;
-    let traits = isWhitespace(bytes[at] as number) || bytes[at] === QUOTE ? KEY_COMPLEX : 0;
+    let traits = isJsonWhitespace(bytes[at] as number) || bytes[at] === QUOTE ? KEY_COMPLEX : 0;
     for (;;) {
       let code = 0;
       while (
@@ -319,7 +319,7 @@ function skipDigits(bytes: Uint8Array, start: number, to: number): number {
 function skipWhitespace(bytes: Uint8Array, start: number, to: number): number {
   let at = start;
   // All four are at most ' ': one comparison passes the usual non-whitespace byte.
-  while (at < to && (bytes[at] as number) <= SPACE && isWhitespace(bytes[at] as number)) at++;
+  while (at < to && (bytes[at] as number) <= SPACE && isJsonWhitespace(bytes[at] as number)) at++;
   return at;
 }
 
@@ -328,6 +328,6 @@ function isDigit(code: number): boolean {
 }
 
 /** JSON's insignificant whitespace: space, tab, line feed, carriage return. */
-function isWhitespace(code: number): boolean {
+export function isJsonWhitespace(code: number): boolean {
   return code === 0x20 || code === 0x0a || code === 0x0d || code === 0x09;
 }

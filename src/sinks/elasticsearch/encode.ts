@@ -4,7 +4,6 @@
 import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { OutEvent } from '../../pipeline/event.ts';
-import { findMembers, isJsonWhitespace } from '../../pipeline/json-members.ts';
 import { StringWriter, type WireWriter } from '../../pipeline/wire-writer.ts';
 import type { IndexPattern } from './config.ts';
 import { DATASET } from './dataset.ts';
@@ -58,15 +57,16 @@ export function encodeBulkItem(event: OutEvent, target: EsTarget): string {
 }
 
 /**
- * Writes one event's `create` action and document, both "\n"-terminated: the JSON text of toDocument(),
- * built around the original line (writeAuditJson) rather than by serializing the parsed event.
+ * Writes one event's `create` action and document, both "\n"-terminated: the JSON text of toDocument(). The
+ * general path, for the lines encode-line.ts leaves (unusual ones, shrunk events): it serializes the parsed
+ * event, so the bodies' text is JSON.stringify's rather than the API server's (the same values).
  */
 export function writeBulkItem(event: OutEvent, target: EsTarget, out: WireWriter): void {
   const index = JSON.stringify(targetIndexFor(target, event.timestamp));
   out.text(
     `{"create":{"_index":${index},"_id":${JSON.stringify(documentId(event))}}}\n${ecsJsonOpen(event, target)},"kubernetes":{"audit":`,
   );
-  writeAuditJson(event, out);
+  out.text(JSON.stringify(auditFields(event)));
   out.text('}}\n');
 }
 
@@ -133,95 +133,6 @@ function member(name: string, value: unknown): string {
 /** `,"name":{members}` for members written by member(), nothing when there are none. */
 function object(name: string, members: string): string {
   return members === '' ? '' : `,"${name}":{${members.slice(1)}}`;
-}
-
-/**
- * Writes the JSON text of auditFields(event), copying the original line and splicing in only what differs:
- * members that need dedotting (re-serialized) and requestObject/responseObject (their original text, as a
- * string). Serializes auditFields() instead when the line's top level is unusual (duplicate or dotted keys,
- * escapes in keys, bodies that are not objects).
- */
-function writeAuditJson(event: OutEvent, out: WireWriter): void {
-  const { raw } = event;
-  const splices = auditSplices(event);
-  if (splices === undefined) {
-    out.text(JSON.stringify(auditFields(event)));
-    return;
-  }
-  let copiedUpTo = raw.indexOf('{');
-  for (const splice of splices) {
-    out.raw(copiedUpTo, splice.from);
-    out.text(splice.text);
-    copiedUpTo = splice.to;
-  }
-  out.raw(copiedUpTo, raw.lastIndexOf('}') + 1);
-}
-
-/** Replace raw[from, to) with text. */
-interface Splice {
-  readonly from: number;
-  readonly to: number;
-  readonly text: string;
-}
-
-/** The changes that turn the line into auditJson's text, in order; undefined when it must be serialized. */
-function auditSplices(event: OutEvent): Splice[] | undefined {
-  const { raw, audit } = event;
-  const members = findMembers(raw);
-  // Duplicate keys: JSON.parse kept the last one, the line has both.
-  if (members === undefined || members.length / 4 !== ownKeyCount(audit)) return undefined;
-  const splices: Splice[] = [];
-  for (let member = 0; member < members.length; member += 4) {
-    const keyStart = members[member] as number;
-    const keyEnd = members[member + 1] as number;
-    const valueStart = members[member + 2] as number;
-    const valueEnd = members[member + 3] as number;
-    if (!isPlainKey(raw, keyStart, keyEnd)) return undefined;
-    const first = raw.charCodeAt(valueStart);
-    const isBody = isBodyKey(raw, keyStart, keyEnd);
-    if (first !== OPEN_BRACE && first !== OPEN_BRACKET) {
-      // A scalar body would need the serialized form; the API server never writes one.
-      if (isBody) return undefined;
-      continue;
-    }
-    if (isBody) {
-      const text = `"${raw.slice(keyStart + 1, keyEnd - 1)}Json":${JSON.stringify(raw.slice(valueStart, valueEnd))}`;
-      splices.push({ from: keyStart, to: valueEnd, text });
-      continue;
-    }
-    const value = audit[raw.slice(keyStart + 1, keyEnd - 1)];
-    const clean = sanitize(value);
-    if (clean !== value) splices.push({ from: valueStart, to: valueEnd, text: JSON.stringify(clean) });
-  }
-  return splices;
-}
-
-const OPEN_BRACE = 0x7b;
-const OPEN_BRACKET = 0x5b;
-
-/** A key without dots, escapes or only blanks, which can be copied as it is. */
-function isPlainKey(text: string, start: number, end: number): boolean {
-  let blank = true;
-  for (let at = start + 1; at < end - 1; at++) {
-    const code = text.charCodeAt(at);
-    if (code === 0x2e || code === 0x5c) return false;
-    if (!isJsonWhitespace(code)) blank = false;
-  }
-  return !blank;
-}
-
-function isBodyKey(text: string, start: number, end: number): boolean {
-  const length = end - start;
-  return (
-    (length === 15 && text.startsWith('"requestObject"', start)) ||
-    (length === 16 && text.startsWith('"responseObject"', start))
-  );
-}
-
-function ownKeyCount(record: object): number {
-  let count = 0;
-  for (const _key in record) count++;
-  return count;
 }
 
 /**
