@@ -1,17 +1,21 @@
 // Throughput of the test suite's fake Elasticsearch (test/fakes/es-bulk-server.ts), the sink of the end-to-end
 // benchmark: it must take documents much faster than the forwarder sends them. Bulk bodies (1000 generated audit
-// events each, encoded as the Elasticsearch sink encodes them) are built first, then POSTed to /_bulk one after
-// the other over loopback with fetch. Every response must be errors:false and the fake must hold every document.
+// events each, encoded as the Elasticsearch sink encodes them) are built first, then POSTed to /_bulk with the
+// forwarder's filter_path one after the other over loopback with fetch. Every response must be errors:false and
+// the fake must hold every document.
 //
-// Two runs, each against a fresh fake started with { recordRequests: false }:
-// - in process: docsPerSecond is wall-clock throughput with the fetch client on the same thread (a lower bound);
-// - in a child process (as bench/end-to-end.ts runs it): the fake's own CPU time gives docsPerFakeCpuSecond,
-//   the rate one core could take.
+// Three runs, each against a fresh fake:
+// - in process, started with { recordRequests: false }: docsPerSecond is wall-clock throughput with the fetch
+//   client on the same thread (a lower bound);
+// - in a child process with the same options (every document parsed and mapped, sources kept): the fake's own
+//   CPU time gives docsPerFakeCpuSecond, the rate one core could take;
+// - bench/es-fake-process.ts, the process bench/end-to-end.ts runs (checkDocumentsEvery, keepSources: false):
+//   docsPerBenchProcessCpuSecond, its CPU time read from /proc as end-to-end.ts reads it.
 // Prints one JSON line. BENCH_DOCS sets the number of documents (default 100000); BENCH_CPU_PROFILE=<file>
 // writes a CPU profile of the in-process timed part only (open it in Chrome DevTools).
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { cpus } from 'node:os';
 import { createInterface } from 'node:readline';
@@ -28,6 +32,9 @@ const HEADERS = {
   accept: 'application/vnd.elasticsearch+json; compatible-with=8',
 };
 const FAKE_MODULE = new URL('../test/fakes/es-bulk-server.ts', import.meta.url).href;
+const FAKE_PROCESS = new URL('./es-fake-process.ts', import.meta.url).pathname;
+// What the forwarder's Elasticsearch sink asks for, as Logstash and Beats do: the rest of each item is not needed.
+const BULK_PATH = '/_bulk?filter_path=errors,items.*.error,items.*.status';
 
 // Encoded up front (as the forwarder sends bytes), so that the timed part is the HTTP exchange and the fake.
 const generator = new AuditEventGenerator({ seed: 7 });
@@ -55,7 +62,7 @@ const bodyBytes = bodies.reduce((sum, body) => sum + body.length, 0);
 async function sendAll(baseUrl: string): Promise<number> {
   const started = performance.now();
   for (const body of bodies) {
-    const response = await fetch(`${baseUrl}/_bulk`, { method: 'POST', headers: HEADERS, body });
+    const response = await fetch(`${baseUrl}${BULK_PATH}`, { method: 'POST', headers: HEADERS, body });
     const answer = (await response.json()) as { errors?: unknown };
     if (response.status !== 200 || answer.errors !== false) {
       throw new Error(
@@ -88,7 +95,7 @@ async function inProcess(): Promise<{ seconds: number; cpuSeconds: number }> {
       writeFileSync(profilePath, JSON.stringify(profile));
       session.disconnect();
     }
-    checkStored(fake.documents().length);
+    checkStored(fake.documentCount());
     return { seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6 };
   } finally {
     await fake.close();
@@ -109,7 +116,7 @@ for await (const line of createInterface({ input: process.stdin })) {
     process.stdout.write('{}\\n');
   } else if (line === 'report') {
     const cpu = process.cpuUsage(mark);
-    const documents = fake.documents().length;
+    const documents = fake.documentCount();
     process.stdout.write(JSON.stringify({ cpuMicros: cpu.user + cpu.system, documents }) + '\\n');
     await fake.close();
     process.exit(0);
@@ -117,16 +124,22 @@ for await (const line of createInterface({ input: process.stdin })) {
 }
 `;
 
-async function inChild(): Promise<{ seconds: number; cpuSeconds: number }> {
-  const child = spawn(process.execPath, ['--input-type=module', '-e', CHILD], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
+/** Reads the child's stdout one JSON line at a time. */
+function jsonLines(child: ChildProcess): () => Promise<Record<string, unknown>> {
+  if (!child.stdout) throw new Error('the child has no stdout');
   const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
-  const next = async (): Promise<Record<string, unknown>> => {
+  return async () => {
     const { value, done } = await lines.next();
     if (done === true) throw new Error('the fake Elasticsearch child exited early');
     return JSON.parse(value) as Record<string, unknown>;
   };
+}
+
+async function inChild(): Promise<{ seconds: number; cpuSeconds: number }> {
+  const child = spawn(process.execPath, ['--input-type=module', '-e', CHILD], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const next = jsonLines(child);
   const exited = once(child, 'exit');
   try {
     const { url } = (await next()) as { url: string };
@@ -143,8 +156,36 @@ async function inChild(): Promise<{ seconds: number; cpuSeconds: number }> {
   }
 }
 
+/** CPU seconds (user + system) a process has used so far, from /proc (as bench/end-to-end.ts reads it). */
+function processCpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+async function inBenchProcess(): Promise<{ seconds: number; cpuSeconds: number }> {
+  const child = spawn(process.execPath, [FAKE_PROCESS], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const next = jsonLines(child);
+  const exited = once(child, 'exit');
+  try {
+    const { url } = (await next()) as { url: string };
+    const pid = child.pid ?? 0;
+    const cpuBefore = processCpuSeconds(pid);
+    const seconds = await sendAll(url);
+    const cpuSeconds = processCpuSeconds(pid) - cpuBefore;
+    child.kill('SIGTERM');
+    const { documents } = (await next()) as { documents: number };
+    checkStored(documents);
+    await exited;
+    return { seconds, cpuSeconds };
+  } finally {
+    child.kill();
+  }
+}
+
 const local = await inProcess();
 const remote = await inChild();
+const benchProcess = await inBenchProcess();
 const round = (value: number, digits = 0): number => Math.round(value * 10 ** digits) / 10 ** digits;
 process.stdout.write(
   `${JSON.stringify({
@@ -160,6 +201,9 @@ process.stdout.write(
     childProcessDocsPerSecond: round(DOCS / remote.seconds),
     fakeCpuSeconds: round(remote.cpuSeconds, 2),
     docsPerFakeCpuSecond: round(DOCS / remote.cpuSeconds),
+    benchProcessSeconds: round(benchProcess.seconds, 2),
+    benchProcessCpuSeconds: round(benchProcess.cpuSeconds, 2),
+    docsPerBenchProcessCpuSecond: round(DOCS / benchProcess.cpuSeconds),
     node: process.version,
     cpu: cpus()[0]?.model,
   })}\n`,

@@ -204,6 +204,8 @@ describe('elasticsearch sink: delivery', () => {
     const request = server.bulkRequests[0]!;
     expect(request.method).toBe('POST');
     expect(request.path).toBe('/_bulk');
+    // Only what the classification reads comes back (as Logstash and Beats ask).
+    expect(request.query.filter_path).toBe('errors,items.*.status,items.*.error');
     expect(request.headers['content-type']).toBe('application/vnd.elasticsearch+x-ndjson; compatible-with=8');
     expect(server.documents(DATA_STREAM).map((doc) => doc.id)).toEqual(events.map((event) => event.id));
     expect(server.documents(DATA_STREAM).map((doc) => doc.source)).toEqual(
