@@ -2,26 +2,13 @@
 // FilterPathBasedFilter: see the "Response filtering" section of test/fakes/es-bulk-server.ts) and that its
 // keepSources: false mode keeps the write path exact, using raw HTTP (fetch) on 127.0.0.1.
 import { gzipSync } from 'node:zlib';
-import { afterEach, describe, expect, it } from 'vitest';
-import { FakeElasticsearch, type FakeEsOptions } from '../../fakes/es-bulk-server.ts';
+import { describe, expect, it } from 'vitest';
+import type { FakeElasticsearch } from '../../fakes/es-bulk-server.ts';
+import { fakeElasticsearchPerTest, ndjson } from '../../helpers/fake-elasticsearch.ts';
 
 const BULK_FILTER = 'errors,items.*.error,items.*.status';
 
-let fake: FakeElasticsearch | undefined;
-
-afterEach(async () => {
-  await fake?.close();
-  fake = undefined;
-});
-
-async function start(options: FakeEsOptions = {}): Promise<FakeElasticsearch> {
-  fake = await FakeElasticsearch.start(options);
-  return fake;
-}
-
-function ndjson(...lines: unknown[]): string {
-  return `${lines.map((line) => JSON.stringify(line)).join('\n')}\n`;
-}
+const start = fakeElasticsearchPerTest();
 
 function create(id: string, source: unknown = { n: 1 }, index = 'f'): unknown[] {
   return [{ create: { _index: index, _id: id } }, source];

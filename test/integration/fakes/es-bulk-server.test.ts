@@ -4,8 +4,9 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import { afterEach, describe, expect, it } from 'vitest';
-import { FakeElasticsearch, type FakeEsOptions } from '../../fakes/es-bulk-server.ts';
+import { describe, expect, it } from 'vitest';
+import type { FakeElasticsearch } from '../../fakes/es-bulk-server.ts';
+import { fakeElasticsearchPerTest, ndjson } from '../../helpers/fake-elasticsearch.ts';
 
 const COMPAT8_JSON = 'application/vnd.elasticsearch+json; compatible-with=8';
 const COMPAT8_NDJSON = 'application/vnd.elasticsearch+x-ndjson; compatible-with=8';
@@ -15,21 +16,7 @@ const fixturesDir = process.env.AUDIT_FIXTURES_DIR ?? resolve(repoRoot, '../shar
 const hasFixtures =
   existsSync(fixturesDir) && readdirSync(fixturesDir).some((name) => name.endsWith('.jsonl'));
 
-let fake: FakeElasticsearch | undefined;
-
-afterEach(async () => {
-  await fake?.close();
-  fake = undefined;
-});
-
-async function start(options: FakeEsOptions = {}): Promise<FakeElasticsearch> {
-  fake = await FakeElasticsearch.start(options);
-  return fake;
-}
-
-function ndjson(...lines: unknown[]): string {
-  return lines.map((line) => JSON.stringify(line)).join('\n') + '\n';
-}
+const start = fakeElasticsearchPerTest();
 
 async function bulk(
   server: FakeElasticsearch,
