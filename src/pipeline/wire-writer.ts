@@ -1,6 +1,6 @@
 // Where an encoder writes an event's wire form: text it produced, and spans of the event's original
-// line. Spans are copied from the line's bytes when the line is ASCII (string and byte offsets agree),
-// which spares building, flattening and re-encoding a string of most of the event.
+// line. Spans are copied from the line's bytes when they are given (offsets are then byte offsets: an ASCII
+// line's string, or the Elasticsearch path's byte spans), which spares re-encoding most of the event.
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;

@@ -5,7 +5,7 @@
 // the same line (a test holds them equal); lines this path does not take are left to that general path.
 import { isAscii, isUtf8 } from 'node:buffer';
 import { isIP } from 'node:net';
-import { eventId } from '../../pipeline/enrich.ts';
+import { type EnrichContext, eventId } from '../../pipeline/enrich.ts';
 import type { EventOrigin } from '../../pipeline/event.ts';
 import {
   CHILD_FIELDS,
@@ -136,11 +136,6 @@ const CLOSE_BRACKET = 0x5d;
 const REQUEST_RECEIVED = Buffer.from('"RequestReceived"');
 const EVENT_TAIL = `","dataset":"${DATASET}","module":"kubernetes","id":"`;
 
-export interface LineContext {
-  readonly cluster: string;
-  readonly node: string;
-}
-
 /** How a member is written into kubernetes.audit. */
 const COPY = 0;
 const BODY = 1;
@@ -152,7 +147,7 @@ const SANITIZE = 3;
 /** Reusable across lines (it keeps its scratch space); one per thread. */
 export class BulkLineEncoder {
   readonly #target: EsTarget;
-  readonly #context: LineContext;
+  readonly #context: EnrichContext;
   readonly #scan = new ObjectScan();
   /** How each member is written (COPY...SANITIZE), by member. */
   #writes = new Uint8Array(32);
@@ -169,7 +164,7 @@ export class BulkLineEncoder {
   #pathOf = '';
   #pathJson = '""';
 
-  constructor(target: EsTarget, context: LineContext) {
+  constructor(target: EsTarget, context: EnrichContext) {
     this.#target = target;
     this.#context = context;
     this.#dataStreamAction = `{"create":{"_index":${JSON.stringify(target.kind === 'data-stream' ? target.name : '')}`;

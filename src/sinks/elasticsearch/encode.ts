@@ -84,7 +84,7 @@ export function toDocument(event: OutEvent, target: EsTarget): Record<string, un
  * The document's fields but kubernetes.audit, as JSON text without its closing brace. Written directly:
  * building an object, dropping its empty parts and serializing it cost more than the rest of the document.
  */
-export function ecsJsonOpen(event: OutEvent, target: EsTarget): string {
+function ecsJsonOpen(event: OutEvent, target: EsTarget): string {
   const { audit } = event;
   const { user, impersonatedUser } = audit;
   const objectRef = audit.objectRef ?? {};
