@@ -1,7 +1,7 @@
 // End-to-end benchmark: generated audit log → the real forwarder CLI (child process) → a sink.
 // Reports events/s, MB/s, peak RSS (VmHWM of the forwarder process) and the machine it ran on.
 // Usage: node bench/end-to-end.ts [--events N] [--sink file|elasticsearch] [--large-ratio R]
-// Env: BENCH_DELIVERY (JSON delivery settings), BENCH_FORWARDER_NODE_ARGS / BENCH_FAKE_NODE_ARGS (Node flags,
+// Env: BENCH_DELIVERY / BENCH_BATCH (JSON delivery or batch settings), BENCH_FORWARDER_NODE_ARGS / BENCH_FAKE_NODE_ARGS (Node flags,
 // e.g. --cpu-prof), BENCH_TRACE_MEMORY=1 / BENCH_TRACE_BATCHES=1 (progress lines on stderr).
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
@@ -11,7 +11,7 @@ import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
 import { AuditEventGenerator } from '../src/simulator/generator.ts';
-import { BUILT_MAIN, shippedNodeFlags } from '../test/helpers/shipped-node.ts';
+import { BUILT_MAIN, shippedMallocEnv, shippedNodeFlags } from '../test/helpers/shipped-node.ts';
 
 export interface EndToEndResult {
   readonly name: string;
@@ -26,6 +26,8 @@ export interface EndToEndResult {
   readonly forwarderCpuSeconds: number;
   readonly sinkCpuSeconds: number | undefined;
   readonly nodeFlags: string;
+  /** The MALLOC_* variables the forwarder ran with. */
+  readonly malloc: string;
   readonly node: string;
   readonly cpu: string;
 }
@@ -166,15 +168,18 @@ export async function runEndToEnd(options: {
         ...(process.env.BENCH_DELIVERY === undefined
           ? {}
           : { delivery: JSON.parse(process.env.BENCH_DELIVERY) as Record<string, unknown> }),
+        // BENCH_BATCH (JSON) overrides batch settings, e.g. {"maxEvents":500}.
+        ...(process.env.BENCH_BATCH === undefined
+          ? {}
+          : { batch: JSON.parse(process.env.BENCH_BATCH) as Record<string, unknown> }),
       }),
     );
     const started = performance.now();
     const child = spawn(
       process.execPath,
       [...forwarderNodeArgs(), MAIN, 'run', '--config', configPath, '--status-listen', '127.0.0.1:0'],
-      {
-        stdio: ['ignore', 'pipe', 'inherit'],
-      },
+      // The image's malloc tuning; the environment's own MALLOC_* win (to measure without it).
+      { env: { ...shippedMallocEnv(), ...process.env }, stdio: ['ignore', 'pipe', 'inherit'] },
     );
     const exited = new Promise<void>((resolve) =>
       child.once('exit', () => {
@@ -223,6 +228,10 @@ export async function runEndToEnd(options: {
       forwarderCpuSeconds: round(forwarderCpu),
       sinkCpuSeconds: sinkCpu,
       nodeFlags: forwarderNodeArgs().join(' '),
+      malloc: Object.entries({ ...shippedMallocEnv(), ...process.env })
+        .filter(([name]) => name.startsWith('MALLOC_'))
+        .map(([name, value]) => `${name}=${value ?? ''}`)
+        .join(' '),
       node: process.version,
       cpu: `${cpus()[0]?.model ?? 'unknown'} ×${cpus().length}`,
     };

@@ -31,7 +31,10 @@ const benches: Bench[] = [
   {
     name: 'end to end: fake Elasticsearch, as the Helm chart runs it (256Mi limit)',
     args: ['bench/end-to-end.ts', '--events', String(esEvents), '--sink', 'elasticsearch'],
-    env: { BENCH_FORWARDER_NODE_ARGS: '--max-semi-space-size=4 --max-old-space-size=192' },
+    env: {
+      BENCH_FORWARDER_NODE_ARGS:
+        '--no-maglev --max-semi-space-size=4 --v8-pool-size=1 --max-old-space-size=192',
+    },
   },
 ];
 

@@ -4,7 +4,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { BUILT_MAIN, shippedNodeFlags } from './shipped-node.ts';
+import { BUILT_MAIN, shippedMallocEnv, shippedNodeFlags } from './shipped-node.ts';
 import { waitFor } from './wait.ts';
 
 const MAIN = new URL('../../src/main.ts', import.meta.url).pathname;
@@ -27,8 +27,8 @@ export async function writeConfig(dir: string, config: Record<string, unknown>):
 }
 
 /**
- * `built`: run dist/main.js with the image's Node flags, as the image does (for memory measurements);
- * otherwise the TypeScript sources.
+ * `built`: run dist/main.js with the image's Node flags and malloc tuning, as the image does (for memory
+ * measurements); otherwise the TypeScript sources.
  */
 export async function startDaemon(
   configPath: string,
@@ -40,7 +40,7 @@ export async function startDaemon(
     process.execPath,
     [...entry, 'run', '--config', configPath, '--status-listen', '127.0.0.1:0'],
     {
-      env: { ...process.env, ...env },
+      env: { ...process.env, ...(options.built === true ? shippedMallocEnv() : {}), ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );

@@ -105,12 +105,12 @@ app.kubernetes.io/part-of: k8s-audit-forwarder
 {{- if .Values.nodeOptions }}
 {{- .Values.nodeOptions }}
 {{- else }}
-{{- /* A small young generation: the per-event garbage is short-lived (see the README's memory notes). */}}
+{{- /* The image's flags (see the Dockerfile and the README's memory notes) and a heap cap. */}}
 {{- $limitMiB := include "kaf.memoryLimitMiB" . | atoi }}
 {{- if gt $limitMiB 0 }}
-{{- printf "--max-semi-space-size=4 --max-old-space-size=%d" (div (mul $limitMiB 3) 4) }}
+{{- printf "--max-semi-space-size=4 --v8-pool-size=1 --max-old-space-size=%d" (div (mul $limitMiB 3) 4) }}
 {{- else }}
-{{- "--max-semi-space-size=4" }}
+{{- "--max-semi-space-size=4 --v8-pool-size=1" }}
 {{- end }}
 {{- end }}
 {{- end }}

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { type ChartCase, chartCases } from './support/cases.ts';
 import { loadKubeValidator, type KubeValidator } from './support/kube-schema.ts';
+import { shippedCommand } from '../../helpers/shipped-node.ts';
 import {
   configText,
   daemonSetSpec,
@@ -159,7 +160,9 @@ describe.skipIf(SKIP !== '')(`the chart, for every values combination${SKIP}`, (
       expect(config.status.listen).toBe(`0.0.0.0:${port}`);
       expect(container.livenessProbe?.httpGet).toEqual({ path: '/healthz', port: 'status' });
       expect(container.readinessProbe?.httpGet).toEqual({ path: '/readyz', port: 'status' });
-      expect(container.args).toEqual([
+      // The image's CMD, node flags included (the chart replaces CMD, so it must repeat them).
+      expect(container.args).toEqual(shippedCommand());
+      expect(container.args?.slice(-4)).toEqual([
         '/app/dist/main.js',
         'run',
         '--config',
@@ -208,7 +211,9 @@ describe.skipIf(SKIP !== '')(`the chart, for every values combination${SKIP}`, (
       const nodeOptions = container.env?.find((variable) => variable.name === 'NODE_OPTIONS')?.value;
       const heapMiB = Number(/--max-old-space-size=(\d+)/.exec(nodeOptions ?? '')?.[1] ?? Number.NaN);
       if (limit === undefined) {
-        expect(nodeOptions === '--max-semi-space-size=4' || !Number.isNaN(heapMiB)).toBe(true);
+        expect(nodeOptions === '--max-semi-space-size=4 --v8-pool-size=1' || !Number.isNaN(heapMiB)).toBe(
+          true,
+        );
         return;
       }
       const limitMiB = limit.endsWith('Gi')
@@ -264,7 +269,7 @@ describe.skipIf(SKIP !== '')(`the chart, for every values combination${SKIP}`, (
       const container = forwarder(renderCached(FILE_SINK));
       expect(container.resources?.limits?.memory).toBe('256Mi');
       expect(container.env?.find((variable) => variable.name === 'NODE_OPTIONS')?.value).toBe(
-        '--max-semi-space-size=4 --max-old-space-size=192',
+        '--max-semi-space-size=4 --v8-pool-size=1 --max-old-space-size=192',
       );
     });
 
@@ -339,7 +344,7 @@ describe.skipIf(SKIP !== '')(`the chart, for every values combination${SKIP}`, (
         'ghcr.io/k8s-audit-forwarder/k8s-audit-forwarder@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef',
       );
       expect(container.env?.find((variable) => variable.name === 'NODE_OPTIONS')?.value).toBe(
-        '--max-semi-space-size=4 --max-old-space-size=768',
+        '--max-semi-space-size=4 --v8-pool-size=1 --max-old-space-size=768',
       );
     });
 

@@ -139,8 +139,11 @@ describe('the Dockerfile follows the image checklist (helm.md §5)', () => {
     expect(only(RUNTIME, 'USER').map((instruction) => instruction.args)).toEqual(['65532:65532']);
     expect(only(RUNTIME, 'WORKDIR').map((instruction) => instruction.args)).toEqual(['/app']);
     const cmd = JSON.parse(only(RUNTIME, 'CMD')[0]?.args ?? 'null') as string[];
-    expect(cmd[0]).toBe(`/app/${PACKAGE.bin['k8s-audit-forwarder'] ?? ''}`);
-    expect(cmd.slice(1, 3)).toEqual(['run', '--config']);
+    // Node flags first (those NODE_OPTIONS does not allow), then the CLI.
+    const main = cmd.findIndex((arg) => !arg.startsWith('--'));
+    expect(cmd.slice(0, main)).toEqual(['--no-maglev']);
+    expect(cmd[main]).toBe(`/app/${PACKAGE.bin['k8s-audit-forwarder'] ?? ''}`);
+    expect(cmd.slice(main + 1, main + 3)).toEqual(['run', '--config']);
     expect(cmd.join(' ')).not.toMatch(/\bnpm\b/);
     expect(only(RUNTIME, 'ENTRYPOINT')).toEqual([]);
     expect(only(RUNTIME, 'EXPOSE').map((instruction) => instruction.args)).toEqual(['9880']);
