@@ -37,6 +37,7 @@ export interface LaneDeps {
   readonly deadLetter: DeadLetterFile;
   /** Called with a file's new contiguous acknowledged offset for this sink. */
   readonly onAcknowledged: (fileKey: string, offset: number) => void;
+  /** Bound to the sink's name already: records carry `sink` once. */
   readonly log: Logger;
   readonly metrics: ForwarderMetrics;
   /** Parses and encodes batches (on worker threads, or inline). */
@@ -135,7 +136,7 @@ export class Lane {
       this.#dispatch();
     }
     if (this.#failed.signal.aborted && !signal.aborted) throw this.#failed.signal.reason as Error;
-    log.debug({ sink: this.name }, 'Lane stopped reading.');
+    log.debug('Lane stopped reading.');
   }
 
   /** Resolves true when every dispatched batch is settled, false at the deadline. */
@@ -248,7 +249,7 @@ export class Lane {
       case 'skipped':
         metrics.skippedBytes.inc({ reason: item.reason }, item.end - item.start);
         this.#deps.log.warn(
-          { sink: sinkName, path: item.file.path, offset: item.start, bytes: item.end - item.start },
+          { path: item.file.path, offset: item.start, bytes: item.end - item.start },
           'Skipped a run of NUL bytes in the audit log (left by an external truncation).',
         );
         this.#builder.addRange(item.file.key, item.start, item.end);
@@ -318,7 +319,7 @@ export class Lane {
     } catch (error) {
       if (!signal.aborted) {
         this.#deps.log.error(
-          { sink: this.name, err: error },
+          { err: error },
           'Batch delivery failed unexpectedly; stopping so that it is re-read from the checkpoint.',
         );
         this.#failed.abort(error);
@@ -375,10 +376,7 @@ export class Lane {
         await this.#deps.deadLetter.write(records);
         break;
       } catch (error) {
-        this.#deps.log.error(
-          { sink: this.name, err: error, attempt },
-          'Cannot write the dead-letter file, retrying.',
-        );
+        this.#deps.log.error({ err: error, attempt }, 'Cannot write the dead-letter file, retrying.');
         await abortableDelay(backoffDelayMs(attempt, this.#options.retry), signal);
       }
     }
@@ -488,7 +486,7 @@ export class Lane {
     });
     if (records.length > 0) {
       this.#deps.log.warn(
-        { sink: this.name, count: records.length, reason: rejected[0]?.reason },
+        { count: records.length, reason: rejected[0]?.reason },
         'Sink rejected events permanently; they were written to the dead-letter file.',
       );
     }
@@ -499,7 +497,7 @@ export class Lane {
     this.#delivered += count;
     this.#deps.metrics.eventsDelivered.inc({ sink: this.name }, count);
     this.#lastSuccessAt = new Date();
-    if (this.#state !== 'ok') this.#deps.log.info({ sink: this.name }, 'Sink recovered.');
+    if (this.#state !== 'ok') this.#deps.log.info('Sink recovered.');
     this.#state = 'ok';
     this.#consecutiveFailures = 0;
     this.#failingSince = undefined;
@@ -513,7 +511,7 @@ export class Lane {
     this.#failingSince ??= new Date();
     const failingAfter = this.#options.failingAfterAttempts ?? 3;
     this.#state = this.#consecutiveFailures >= failingAfter ? 'failing' : 'retrying';
-    this.#deps.log.warn({ sink: this.name, attempt, reason }, 'Send failed, retrying.');
+    this.#deps.log.warn({ attempt, reason }, 'Send failed, retrying.');
   }
 
   #updateGauges(): void {

@@ -8,6 +8,7 @@ import type { Sink } from './sink.ts';
 import { StdoutSink } from './stdout/stdout-sink.ts';
 
 export interface SinkDeps {
+  /** Bound to the sink's name already: records carry `sink` once. */
   readonly log: Logger;
   readonly stdout: Writable;
 }

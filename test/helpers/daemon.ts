@@ -4,6 +4,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
+import { KEY_END, KEY_START, MEMBER_FIELDS, ObjectScan } from '../../src/pipeline/json-scan.ts';
 import { BUILT_MAIN, shippedMallocEnv, shippedNodeFlags } from './shipped-node.ts';
 import { waitFor } from './wait.ts';
 
@@ -15,7 +16,10 @@ export interface DaemonHandle {
   /** Parsed JSON log lines so far. */
   readonly logs: Record<string, unknown>[];
   readonly stderr: () => string;
-  /** Sends the signal and resolves with the exit code (or the signal name when killed). */
+  /**
+   * Sends the signal and resolves with the exit code (or the signal name when killed); rejects if a log
+   * line had a key twice (pino writes child bindings and call fields side by side; parsers keep one).
+   */
   stop(signal?: NodeJS.Signals): Promise<number | string>;
   readonly exited: Promise<number | string>;
 }
@@ -45,6 +49,8 @@ export async function startDaemon(
     },
   );
   const logs: Record<string, unknown>[] = [];
+  const linesWithRepeatedKeys: string[] = [];
+  const scan = new ObjectScan();
   let stderr = '';
   let pending = '';
   child.stdout.setEncoding('utf8').on('data', (text: string) => {
@@ -55,6 +61,7 @@ export async function startDaemon(
       pending = pending.slice(newline + 1);
       try {
         logs.push(JSON.parse(line) as Record<string, unknown>);
+        if (repeatsAKey(scan, line)) linesWithRepeatedKeys.push(line);
       } catch {
         logs.push({ msg: line, unparsed: true });
       }
@@ -91,9 +98,27 @@ export async function startDaemon(
     exited,
     stop: async (signal: NodeJS.Signals = 'SIGTERM') => {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-      return exited;
+      const result = await exited;
+      if (linesWithRepeatedKeys.length > 0) {
+        throw new Error(`log lines with a key twice:\n${linesWithRepeatedKeys.slice(0, 5).join('\n')}`);
+      }
+      return result;
     },
   };
+}
+
+/** Whether the JSON object `line` has a top-level key twice. */
+function repeatsAKey(scan: ObjectScan, line: string): boolean {
+  const bytes = Buffer.from(line);
+  if (!scan.scan(bytes)) return false;
+  const keys = new Set<string>();
+  const { values, length } = scan.members;
+  for (let member = 0; member < length; member += MEMBER_FIELDS) {
+    const key = bytes.toString('latin1', values[member + KEY_START], values[member + KEY_END]);
+    if (keys.has(key)) return true;
+    keys.add(key);
+  }
+  return false;
 }
 
 export async function fetchJson<T = Record<string, unknown>>(url: string): Promise<T> {

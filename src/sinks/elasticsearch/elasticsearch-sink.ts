@@ -19,6 +19,7 @@ import { dataStreamTarget, type EsTarget, targetIndexFor } from './encode.ts';
 import { HASH_META_KEY, ilmPolicy, indexTemplate, managedName } from './template.ts';
 
 export interface ElasticsearchSinkDeps {
+  /** Bound to the sink's name already (the forwarder's child logger). */
   readonly log: Logger;
 }
 
@@ -31,12 +32,11 @@ export function createElasticsearchSink(
   config: ElasticsearchSinkConfig,
   deps: ElasticsearchSinkDeps,
 ): ElasticsearchSink {
-  const log = deps.log.child({ sink: config.name });
+  const { log } = deps;
   const auth = resolveAuth(config);
   const tls = resolveTls(config);
   if (config.tls?.insecureSkipVerify === true) {
     log.warn(
-      { sink: config.name },
       'TLS certificate verification is OFF for this sink (insecureSkipVerify); audit events and credentials can be intercepted.',
     );
   }
@@ -113,7 +113,7 @@ export class ElasticsearchSink implements Sink {
     }
     if (this.#targetChecked) return;
     this.#log.info(
-      { sink: this.name, version, cluster: info.cluster_name, flavor: info.version.build_flavor },
+      { version, cluster: info.cluster_name, flavor: info.version.build_flavor },
       'Connected to Elasticsearch.',
     );
     if (this.#config.manageTemplate) await this.#installTemplate(signal);
@@ -147,7 +147,7 @@ export class ElasticsearchSink implements Sink {
     if (this.#abort.signal.aborted) return;
     this.#abort.abort(new Error('sink destroyed'));
     this.#client.close().catch((error: unknown) => {
-      this.#log.debug({ sink: this.name, err: error }, 'Closing the Elasticsearch client failed.');
+      this.#log.debug({ err: error }, 'Closing the Elasticsearch client failed.');
     });
   }
 
@@ -187,7 +187,6 @@ export class ElasticsearchSink implements Sink {
     const result = classifyBulk(outcome, batch.ends.length, Date.now());
     this.#log.debug(
       {
-        sink: this.name,
         seq: batch.seq,
         events: batch.ends.length,
         bodyBytes: body.length,
@@ -216,7 +215,7 @@ export class ElasticsearchSink implements Sink {
         await this.#call(`PUT ${path}`, privileges, signal, () =>
           this.#client.transport.request({ method: 'PUT', path, body: policy }, { signal }),
         );
-        this.#log.info({ sink: this.name, policy: name }, 'Installed the ILM policy.');
+        this.#log.info({ policy: name }, 'Installed the ILM policy.');
       }
       policyName = name;
     }
@@ -231,7 +230,7 @@ export class ElasticsearchSink implements Sink {
         this.#client.transport.request({ method: 'PUT', path, body: template }, { signal }),
       );
       this.#log.info(
-        { sink: this.name, template: name },
+        { template: name },
         'Installed the index template; existing indices keep their mapping until the next rollover or new index.',
       );
     }
@@ -258,7 +257,7 @@ export class ElasticsearchSink implements Sink {
     const match = bestTemplate(templates, sample);
     if (target.kind === 'index') {
       this.#log.info(
-        { sink: this.name, index: sample, template: match?.name ?? null },
+        { index: sample, template: match?.name ?? null },
         match === undefined
           ? 'No index template matches the target; dynamic mapping applies (the documents are mapping-safe).'
           : 'An index template matches the target.',
@@ -273,7 +272,7 @@ export class ElasticsearchSink implements Sink {
       );
     }
     this.#log.info(
-      { sink: this.name, dataStream: target.name, template: match.name },
+      { dataStream: target.name, template: match.name },
       'The data stream will be created on first write.',
     );
   }
@@ -292,7 +291,7 @@ export class ElasticsearchSink implements Sink {
       if (error instanceof errors.ResponseError && error.statusCode === 404) return undefined;
       if (tolerateForbidden && error instanceof errors.ResponseError && error.statusCode === 403) {
         this.#log.warn(
-          { sink: this.name, request: what, privilege },
+          { request: what, privilege },
           'Cannot check the Elasticsearch target (missing privilege); continuing without the check.',
         );
         return forbidden;
