@@ -101,13 +101,18 @@ app.kubernetes.io/part-of: k8s-audit-forwarder
 {{- end }}
 {{- end }}
 
+{{/* "true" when kaf.nodeOptions caps the heap: the chart's own flags, and a memory limit to cap it at. */}}
+{{- define "kaf.capsHeap" -}}
+{{- if and (not .Values.nodeOptions) (gt (include "kaf.memoryLimitMiB" . | atoi) 0) }}true{{ end }}
+{{- end }}
+
 {{- define "kaf.nodeOptions" -}}
 {{- if .Values.nodeOptions }}
 {{- .Values.nodeOptions }}
 {{- else }}
 {{- /* The image's flags (see the Dockerfile and the README's memory notes) and a heap cap. */}}
 {{- $limitMiB := include "kaf.memoryLimitMiB" . | atoi }}
-{{- if gt $limitMiB 0 }}
+{{- if include "kaf.capsHeap" . }}
 {{- printf "--max-semi-space-size=4 --v8-pool-size=1 --max-old-space-size=%d" (div (mul $limitMiB 3) 4) }}
 {{- else }}
 {{- "--max-semi-space-size=4 --v8-pool-size=1" }}
