@@ -165,7 +165,8 @@ describe.skipIf(SKIP !== '')(`the chart, for every values combination${SKIP}`, (
       const command = shippedCommand();
       const main = command.indexOf('/app/dist/main.js');
       const nodeOptions = container.env?.find((variable) => variable.name === 'NODE_OPTIONS')?.value ?? '';
-      const capped = options.values?.nodeOptions === undefined && nodeOptions.includes('--max-old-space-size=');
+      const capped =
+        options.values?.nodeOptions === undefined && nodeOptions.includes('--max-old-space-size=');
       expect(container.args).toEqual([
         ...command.slice(0, main),
         ...(capped ? ['--heap-growing-percent=70'] : []),
