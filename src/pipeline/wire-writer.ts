@@ -6,6 +6,8 @@ const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 /** Up to this many characters or bytes, a JS loop copies faster than a native call. */
 const SHORT = 48;
+/** Up to this many bytes, a loop copies prepared bytes faster than TypedArray.set. */
+const PREPARED_SHORT = 8;
 
 export interface WireWriter {
   text(value: string): void;
@@ -79,6 +81,11 @@ export class ByteWriter implements WireWriter {
   append(prepared: Uint8Array): void {
     this.#reserve(prepared.length);
     const bytes = this.#bytes;
+    if (prepared.length > PREPARED_SHORT) {
+      bytes.set(prepared, this.#length);
+      this.#length += prepared.length;
+      return;
+    }
     let at = this.#length;
     for (let index = 0; index < prepared.length; index++) bytes[at++] = prepared[index] as number;
     this.#length = at;
