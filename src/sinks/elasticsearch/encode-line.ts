@@ -101,8 +101,12 @@ interface KnownKey {
   readonly children: readonly { readonly bytes: Buffer; readonly field: number }[] | undefined;
 }
 
-/** Known keys by length, first and last byte (then compared whole): no key is decoded to be looked up. */
-const KNOWN_KEYS = new Map<number, KnownKey[]>();
+/**
+ * Known keys by a hash of their length, first and last byte (then compared whole): no key is decoded to be
+ * looked up, and an array index is cheaper than a Map's lookup on this path.
+ */
+const KEY_TABLE_SIZE = 1024;
+const KNOWN_KEYS: (KnownKey[] | undefined)[] = Array.from({ length: KEY_TABLE_SIZE }, () => undefined);
 [...Object.keys(ECS_SOURCES), ...BODIES, ...OTHER_FIELDS].forEach((name, index) => {
   const bytes = Buffer.from(name);
   const source = ECS_SOURCES[name];
@@ -117,11 +121,11 @@ const KNOWN_KEYS = new Map<number, KnownKey[]>();
         : Object.entries(source).map(([child, field]) => ({ bytes: Buffer.from(child), field })),
   };
   const bucket = keyBucket(bytes, 0, bytes.length);
-  KNOWN_KEYS.set(bucket, [...(KNOWN_KEYS.get(bucket) ?? []), known]);
+  KNOWN_KEYS[bucket] = [...(KNOWN_KEYS[bucket] ?? []), known];
 });
 
 function keyBucket(bytes: Uint8Array, start: number, end: number): number {
-  return (end - start) * 65536 + (bytes[start] as number) * 256 + (bytes[end - 1] as number);
+  return ((end - start) * 64 + (bytes[start] as number) * 4 + (bytes[end - 1] as number)) & (KEY_TABLE_SIZE - 1);
 }
 
 const QUOTE = 0x22;
@@ -635,7 +639,7 @@ function writeOf(flags: number): number {
 
 function knownKey(line: Buffer, keyStart: number, keyEnd: number): KnownKey | undefined {
   if (keyEnd <= keyStart) return undefined;
-  const candidates = KNOWN_KEYS.get(keyBucket(line, keyStart, keyEnd));
+  const candidates = KNOWN_KEYS[keyBucket(line, keyStart, keyEnd)];
   if (candidates === undefined) return undefined;
   for (const known of candidates) if (isSameBytes(line, keyStart, keyEnd, known.bytes)) return known;
   return undefined;
