@@ -125,7 +125,9 @@ const KNOWN_KEYS: (KnownKey[] | undefined)[] = Array.from({ length: KEY_TABLE_SI
 });
 
 function keyBucket(bytes: Uint8Array, start: number, end: number): number {
-  return ((end - start) * 64 + (bytes[start] as number) * 4 + (bytes[end - 1] as number)) & (KEY_TABLE_SIZE - 1);
+  return (
+    ((end - start) * 64 + (bytes[start] as number) * 4 + (bytes[end - 1] as number)) & (KEY_TABLE_SIZE - 1)
+  );
 }
 
 const QUOTE = 0x22;
@@ -213,6 +215,10 @@ export class BulkLineEncoder {
   readonly #ecsToEventType: Buffer;
   readonly #orchestratorOpen: Buffer;
   readonly #hostJson: Buffer;
+  /** The day #isValidDay checked last (DATE_LENGTH bytes), and its answer. */
+  readonly #day = Buffer.alloc(DATE_LENGTH);
+  #dayKnown = false;
+  #dayValid = false;
   #pathOf = '';
   #pathJson = Buffer.from('""');
 
@@ -360,6 +366,76 @@ export class BulkLineEncoder {
     return JSON.parse(line.toString(encoding, start, end)) as unknown;
   }
 
+  /** A number field's value: digits read here (JSON.parse for a string this short costs more). */
+  #integer(line: Buffer, field: number, encoding: BufferEncoding): number | undefined {
+    const start = this.#spans[field * 2] as number;
+    if (start === -1) return undefined;
+    const end = this.#spans[field * 2 + 1] as number;
+    let value = 0;
+    // Up to 15 digits stay exact; a sign, fraction, exponent or leading zero is JSON.parse's.
+    if (end - start > 15 || (line[start] === 0x30 && end - start > 1))
+      return this.#decode(line, field, encoding) as number;
+    for (let at = start; at < end; at++) {
+      const digit = (line[at] as number) - 0x30;
+      if (digit < 0 || digit > 9) return this.#decode(line, field, encoding) as number;
+      value = value * 10 + digit;
+    }
+    return value;
+  }
+
+  /** A string-array field's values: without escapes, each pair of quotes holds one of them as it is. */
+  #strings(line: Buffer, field: number, encoding: BufferEncoding): string[] | undefined {
+    const start = this.#spans[field * 2] as number;
+    if (start === -1) return undefined;
+    if (this.#escaped[field] !== 0) return this.#decode(line, field, encoding) as string[];
+    const end = this.#spans[field * 2 + 1] as number;
+    const values: string[] = [];
+    let open = -1;
+    for (let at = start; at < end; at++) {
+      if (line[at] !== QUOTE) continue;
+      if (open === -1) open = at;
+      else {
+        values.push(line.toString(encoding, open + 1, at));
+        open = -1;
+      }
+    }
+    return values;
+  }
+
+  /**
+   * stageTimestamp - requestReceivedTimestamp in nanoseconds, read from the bytes when both are unescaped,
+   * of one day and in RFC 3339 UTC form with up to 9 fraction digits, as the API server writes them: what
+   * durationNanos() computes from the decoded strings (Date.parse keeps milliseconds, the rest is added).
+   * Undefined when they are not (durationNanos() decides then).
+   */
+  #sameDayDurationNanos(line: Buffer): number | undefined {
+    const spans = this.#spans;
+    const from = spans[RECEIVED_AT * 2] as number;
+    const to = spans[STAGE_AT * 2] as number;
+    if (from === -1 || to === -1 || this.#escaped[RECEIVED_AT] !== 0 || this.#escaped[STAGE_AT] !== 0)
+      return undefined;
+    // Quoted strings (FIELD_TYPES): the text starts one byte in.
+    for (let index = 1; index <= DATE_LENGTH; index++)
+      if (line[from + index] !== line[to + index]) return undefined;
+    const start = timeOfDayNanos(line, from + 1, (spans[RECEIVED_AT * 2 + 1] as number) - 1);
+    const end = timeOfDayNanos(line, to + 1, (spans[STAGE_AT * 2 + 1] as number) - 1);
+    if (start === -1 || end === -1 || !this.#isValidDay(line, from + 1)) return undefined;
+    return end >= start ? end - start : undefined;
+  }
+
+  /** Whether Date.parse takes the day (YYYY-MM-DD) at `start`; remembered for the day last asked about. */
+  #isValidDay(line: Buffer, start: number): boolean {
+    const day = this.#day;
+    let same = this.#dayKnown;
+    for (let index = 0; same && index < DATE_LENGTH; index++) same = line[start + index] === day[index];
+    if (!same) {
+      line.copy(day, 0, start, start + DATE_LENGTH);
+      this.#dayKnown = true;
+      this.#dayValid = !Number.isNaN(Date.parse(`${day.toString('latin1')}T00:00:00Z`));
+    }
+    return this.#dayValid;
+  }
+
   #has(field: number): boolean {
     return this.#spans[field * 2] !== -1;
   }
@@ -412,7 +488,7 @@ export class BulkLineEncoder {
   ): void {
     const verb = this.#decode(line, VERB, encoding) as string | undefined;
     const decision = this.#decode(line, DECISION, encoding) as string | undefined;
-    const code = this.#decode(line, CODE, encoding) as number | undefined;
+    const code = this.#integer(line, CODE, encoding);
     // summary(): "<user>[ as <impersonated>] <verb> <requestURI> -> <code>", from the strings' JSON text.
     out.append(MESSAGE_OPEN);
     this.#inner(USERNAME, UNKNOWN, out);
@@ -440,10 +516,12 @@ export class BulkLineEncoder {
     out.text(id);
     out.append(QUOTE_TEXT);
     if (!this.#isStage(line, REQUEST_RECEIVED)) {
-      const duration = durationNanos({
-        requestReceivedTimestamp: this.#decode(line, RECEIVED_AT, encoding),
-        stageTimestamp: timeField === STAGE_AT ? recorded : this.#decode(line, STAGE_AT, encoding),
-      });
+      const duration =
+        this.#sameDayDurationNanos(line) ??
+        durationNanos({
+          requestReceivedTimestamp: this.#decode(line, RECEIVED_AT, encoding),
+          stageTimestamp: timeField === STAGE_AT ? recorded : this.#decode(line, STAGE_AT, encoding),
+        });
       if (duration !== undefined) {
         out.append(DURATION);
         out.number(duration);
@@ -509,7 +587,7 @@ export class BulkLineEncoder {
 
   /** source.ip (the first valid sourceIPs entry) and related.ip / related.user, as unique() makes them. */
   #writeSourceAndRelated(line: Buffer, encoding: BufferEncoding, out: ByteWriter): void {
-    const sourceIPs = this.#decode(line, SOURCE_IPS, encoding) as string[] | undefined;
+    const sourceIPs = this.#strings(line, SOURCE_IPS, encoding);
     let ips: string[] | undefined;
     if (sourceIPs !== undefined) {
       for (const ip of sourceIPs) {
@@ -602,6 +680,41 @@ export class BulkLineEncoder {
       out.replaceBytes(copiedAt + keyStart, copiedAt + (dottedKeys[key + 1] as number), DOT, UNDERSCORE);
     }
   }
+}
+
+/** "YYYY-MM-DD" */
+const DATE_LENGTH = 10;
+
+/**
+ * Nanoseconds since midnight of an RFC 3339 UTC time (YYYY-MM-DDTHH:MM:SS[.fraction]Z, 1-9 fraction digits)
+ * at line[start, end), or -1 when the text is not one (the date is only checked by #isValidDay).
+ */
+function timeOfDayNanos(line: Buffer, start: number, end: number): number {
+  const length = end - start;
+  if (length < 20 || length > 30 || length === 21 || line[end - 1] !== 0x5a) return -1;
+  if (line[start + 10] !== 0x54 || line[start + 13] !== 0x3a || line[start + 16] !== 0x3a) return -1;
+  const hours = twoDigits(line, start + 11);
+  const minutes = twoDigits(line, start + 14);
+  const seconds = twoDigits(line, start + 17);
+  if (hours < 0 || hours > 23 || minutes < 0 || minutes > 59 || seconds < 0 || seconds > 59) return -1;
+  let fraction = 0;
+  if (length > 20) {
+    if (line[start + 19] !== DOT) return -1;
+    for (let at = start + 20; at < end - 1; at++) {
+      const digit = (line[at] as number) - 0x30;
+      if (digit < 0 || digit > 9) return -1;
+      fraction = fraction * 10 + digit;
+    }
+    fraction *= 10 ** (30 - length);
+  }
+  return ((hours * 60 + minutes) * 60 + seconds) * 1e9 + fraction;
+}
+
+/** The two-digit number at `at`, or -1. */
+function twoDigits(line: Buffer, at: number): number {
+  const tens = (line[at] as number) - 0x30;
+  const ones = (line[at + 1] as number) - 0x30;
+  return tens < 0 || tens > 9 || ones < 0 || ones > 9 ? -1 : tens * 10 + ones;
 }
 
 /** Whether the (valid JSON) value at [start, end) is an array of strings only. */

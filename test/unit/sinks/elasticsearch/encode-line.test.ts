@@ -122,6 +122,40 @@ describe('BulkLineEncoder', () => {
     for (const line of lines) expect(expectFastPathAgrees(line), line).toBe(true);
   });
 
+  it('reads durations, status codes and source IPs from the bytes as toDocument does from the values', () => {
+    const times = (received: string, stage: string): string =>
+      `{"auditID":"a","stage":"ResponseComplete","requestReceivedTimestamp":"${received}","stageTimestamp":"${stage}"}`;
+    // A recorded time: without one, both paths would stamp the event with the current time.
+    const event = (fields: string): string =>
+      `{"auditID":"a","stage":"ResponseComplete","stageTimestamp":"2025-03-04T05:06:07.5Z",${fields}}`;
+    const lines = [
+      times('2025-03-04T05:06:07.123456Z', '2025-03-04T05:06:07.123999Z'),
+      times('2025-03-04T05:06:07.123456789Z', '2025-03-04T05:06:08.1Z'),
+      times('2025-03-04T05:06:07Z', '2025-03-04T23:59:59.999999999Z'),
+      times('2025-03-04T05:06:07.5Z', '2025-03-04T05:06:07.4Z'),
+      times('2025-03-04T23:59:59.9Z', '2025-03-05T00:00:00.1Z'),
+      times('2025-02-30T01:00:00Z', '2025-02-30T02:00:00Z'),
+      times('2025-13-01T01:00:00Z', '2025-13-01T02:00:00Z'),
+      times('2025-03-04T24:00:00Z', '2025-03-04T24:00:01Z'),
+      times('2025-03-04T05:06:60Z', '2025-03-04T05:07:00Z'),
+      times('2025-03-04T05:06:07.1234567891Z', '2025-03-04T05:06:07.2Z'),
+      times('2025-03-04T05:06:07.Z', '2025-03-04T05:06:08Z'),
+      times('2025-03-04T05:06:07+01:00', '2025-03-04T05:06:08+01:00'),
+      times('2025-03-04t05:06:07Z', '2025-03-04t05:06:08Z'),
+      times('2025-03-04T05:06:07\u002e5Z', '2025-03-04T05:06:08Z'),
+      event('"responseStatus":{"code":0}'),
+      event('"responseStatus":{"code":-1}'),
+      event('"responseStatus":{"code":200.0}'),
+      event('"responseStatus":{"code":4e2}'),
+      event('"responseStatus":{"code":1234567890123456789}'),
+      event('"sourceIPs":[]'),
+      event('"sourceIPs":[ "10.0.0.1" , "10.0.0.2","10.0.0.1" ]'),
+      event('"sourceIPs":["\u0031\u0030.0.0.1","::1"]'),
+      event('"sourceIPs":["","fe80::1%eth0"]'),
+    ];
+    for (const line of lines) expect(expectFastPathAgrees(line), line).toBe(true);
+  });
+
   it('leaves ECS fields of types the API server does not write to the general path', () => {
     const lines = [
       '{"auditID":"a","stage":"ResponseComplete","user":"bob"}',
