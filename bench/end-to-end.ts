@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
+import { FAKE_PROCESS_NODE_ARGS } from './fake-process-args.ts';
 import { AuditEventGenerator } from '../src/simulator/generator.ts';
 import { BUILT_MAIN, shippedMallocEnv, shippedNodeFlags } from '../test/helpers/shipped-node.ts';
 
@@ -278,10 +279,12 @@ export function fileSink(dir: string): Promise<SinkUnderTest> {
 
 /** The test suite's fake Elasticsearch, in a process of its own; stored = documents it kept. */
 export async function elasticsearchSink(): Promise<SinkUnderTest> {
-  // The fake keeps every document (a million of them) in memory: give it room.
+  // The fake keeps every document (a million of them) in memory: give it room. BENCH_FAKE_NODE_ARGS come
+  // after its GC flags (V8 takes a flag's last value).
   const child = spawn(
     process.execPath,
     [
+      ...FAKE_PROCESS_NODE_ARGS,
       ...(process.env.BENCH_FAKE_NODE_ARGS ?? '').split(' ').filter((a) => a !== ''),
       '--max-old-space-size=16384',
       new URL('./es-fake-process.ts', import.meta.url).pathname,

@@ -24,6 +24,7 @@ import type { OutEvent } from '../src/pipeline/event.ts';
 import { dataStreamTarget, encodeBulkBody } from '../src/sinks/elasticsearch/encode.ts';
 import { AuditEventGenerator } from '../src/simulator/generator.ts';
 import { FakeElasticsearch } from '../test/fakes/es-bulk-server.ts';
+import { FAKE_PROCESS_NODE_ARGS } from './fake-process-args.ts';
 
 const DOCS = Number(process.env.BENCH_DOCS ?? 100_000);
 const BATCH = 1000;
@@ -164,7 +165,9 @@ function processCpuSeconds(pid: number): number {
 }
 
 async function inBenchProcess(): Promise<{ seconds: number; cpuSeconds: number }> {
-  const child = spawn(process.execPath, [FAKE_PROCESS], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...FAKE_PROCESS_NODE_ARGS, FAKE_PROCESS], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const next = jsonLines(child);
   const exited = once(child, 'exit');
   try {
