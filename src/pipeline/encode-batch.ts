@@ -36,7 +36,28 @@ export interface EncodedBatch {
   readonly oldestEventTime: string | undefined;
 }
 
-export function encodeBatch(job: EncodeJob): EncodedBatch {
+/**
+ * Elasticsearch line encoders kept across batches, by sink target and enrichment: one keeps its scratch space
+ * (and its constant text, prepared once), which a new one per batch would build again. One per thread; as
+ * many entries as the config has Elasticsearch sinks.
+ */
+export class LineEncoders {
+  readonly #byKey = new Map<string, BulkLineEncoder>();
+
+  for(encoding: EventEncoding, enrich: EnrichContext): BulkLineEncoder | undefined {
+    if (encoding.format !== 'elasticsearch-bulk') return undefined;
+    // Jobs reach a worker structured-cloned: the key is their content, not their identity.
+    const key = JSON.stringify([encoding.target, enrich.cluster, enrich.node]);
+    let encoder = this.#byKey.get(key);
+    if (encoder === undefined) {
+      encoder = new BulkLineEncoder(encoding.target, enrich);
+      this.#byKey.set(key, encoder);
+    }
+    return encoder;
+  }
+}
+
+export function encodeBatch(job: EncodeJob, encoders: LineEncoders = new LineEncoders()): EncodedBatch {
   const { input, encoding, enrich, maxEventBytes, sink } = job;
   // A detached (transferred) buffer reads as empty: never take that for a batch without events.
   if (input.lines.byteLength !== (input.lineEnds.at(-1) ?? 0)) {
@@ -52,8 +73,7 @@ export function encodeBatch(job: EncodeJob): EncodedBatch {
   let shrunk = 0;
   let oldestEventTime: string | undefined;
   // Elasticsearch documents are written straight from the lines' bytes; what that path leaves is parsed.
-  const lineEncoder =
-    encoding.format === 'elasticsearch-bulk' ? new BulkLineEncoder(encoding.target, enrich) : undefined;
+  const lineEncoder = encoders.for(encoding, enrich);
   let lineStart = 0;
   for (let index = 0; index < input.lineEnds.length; index++) {
     const lineEnd = input.lineEnds[index] as number;

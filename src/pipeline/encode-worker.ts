@@ -1,7 +1,7 @@
 // Worker-thread entry of the encoder pool: encodes batches it is sent and posts them back, the payload's
 // memory transferred rather than copied.
 import { parentPort } from 'node:worker_threads';
-import { type EncodeJob, encodeBatch } from './encode-batch.ts';
+import { type EncodeJob, encodeBatch, LineEncoders } from './encode-batch.ts';
 
 export interface EncodeRequest {
   readonly id: number;
@@ -15,10 +15,11 @@ export type EncodeResponse =
 
 const port = parentPort;
 if (port === null) throw new Error('encode-worker must run in a worker thread');
+const encoders = new LineEncoders();
 port.on('message', ({ id, job }: EncodeRequest) => {
   let response: EncodeResponse;
   try {
-    response = { id, result: encodeBatch(job) };
+    response = { id, result: encodeBatch(job, encoders) };
   } catch (error) {
     response = { id, error: error instanceof Error ? (error.stack ?? error.message) : String(error), job };
   }

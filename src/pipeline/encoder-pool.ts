@@ -3,7 +3,7 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
-import { type EncodeJob, type EncodedBatch, encodeBatch } from './encode-batch.ts';
+import { type EncodeJob, type EncodedBatch, encodeBatch, LineEncoders } from './encode-batch.ts';
 import type { EncodeRequest, EncodeResponse } from './encode-worker.ts';
 
 export interface BatchEncoder {
@@ -14,9 +14,11 @@ export interface BatchEncoder {
 
 /** Encodes on the calling thread. */
 export class InlineEncoder implements BatchEncoder {
+  readonly #encoders = new LineEncoders();
+
   encode(job: EncodeJob): Promise<EncodedBatch> {
     try {
-      return Promise.resolve(encodeBatch(job));
+      return Promise.resolve(encodeBatch(job, this.#encoders));
     } catch (error) {
       return Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }
@@ -66,6 +68,8 @@ export class WorkerPoolEncoder implements BatchEncoder {
   readonly #workers: (PooledWorker | undefined)[];
   #nextId = 1;
   #closed = false;
+  /** For the jobs encoded inline (after close, or when a worker could not). */
+  readonly #inlineEncoders = new LineEncoders();
 
   constructor(size: number, log: Logger) {
     this.#log = log;
@@ -77,7 +81,7 @@ export class WorkerPoolEncoder implements BatchEncoder {
    * worker dies with them this rejects (the lane then stops, and the batch is re-read on restart).
    */
   async encode(job: EncodeJob): Promise<EncodedBatch> {
-    if (this.#closed) return encodeBatch(job);
+    if (this.#closed) return encodeBatch(job, this.#inlineEncoders);
     const pooled = this.#leastBusy();
     const id = this.#nextId++;
     const response = await new Promise<EncodeResponse | Error>((resolve) => {
@@ -95,7 +99,7 @@ export class WorkerPoolEncoder implements BatchEncoder {
         { reason: response.error },
         'A batch could not be encoded on a worker thread; encoding it inline.',
       );
-      return encodeBatch(response.job);
+      return encodeBatch(response.job, this.#inlineEncoders);
     }
     return response.result;
   }

@@ -57,16 +57,22 @@ for (const char of '"\\/bfnrt') SIMPLE_ESCAPE[char.charCodeAt(0)] = 1;
 const HEX = new Uint8Array(256);
 for (const char of '0123456789abcdefABCDEF') HEX[char.charCodeAt(0)] = 1;
 
+const INITIAL_CAPACITY = 64;
+/** 256 KB: what the lists of a usual line never need (a few hundred entries). */
+const RETAINED_CAPACITY = 65_536;
+
 /**
  * A growable list of integers that keeps its memory across clear(): an array emptied with `length = 0`
  * drops its backing store, and refilling it per line made the scan allocate ~3 KB of garbage a line.
  */
 export class IntList {
-  values = new Int32Array(64);
+  values = new Int32Array(INITIAL_CAPACITY);
   length = 0;
 
   clear(): void {
     this.length = 0;
+    // A scan is kept for line after line: one huge line must not keep its lists' memory for good.
+    if (this.values.length > RETAINED_CAPACITY) this.values = new Int32Array(INITIAL_CAPACITY);
   }
 
   push(value: number): void {

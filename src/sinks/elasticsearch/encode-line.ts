@@ -31,6 +31,8 @@ import {
   ECS_VERSION,
   type EsTarget,
   eventTypesJson,
+  OUTCOMES,
+  type Outcome,
   outcome,
   sanitize,
   targetIndexFor,
@@ -154,12 +156,12 @@ const UNKNOWN = Buffer.from('unknown');
 const NOTHING = Buffer.alloc(0);
 const QUESTION_MARK = Buffer.from('?');
 /** event.outcome's value to event.id's, by outcome(). */
-const OUTCOME_TO_ID: Readonly<Record<string, Buffer>> = Object.fromEntries(
-  ['success', 'failure', 'unknown'].map((value) => [
+const OUTCOME_TO_ID = Object.fromEntries(
+  OUTCOMES.map((value) => [
     value,
     Buffer.from(`,"outcome":"${value}","dataset":"${DATASET}","module":"kubernetes","id":"`),
   ]),
-);
+) as Readonly<Record<Outcome, Buffer>>;
 const AUDIT_OPEN = Buffer.from(',"kubernetes":{"audit":');
 const DOCUMENT_END = Buffer.from('}}\n');
 const MESSAGE_OPEN = Buffer.from(',"message":"');
@@ -188,6 +190,9 @@ const COMMA_TEXT = Buffer.from(',');
 const CLOSE_ARRAY = Buffer.from(']');
 const JSON_KEY_END = Buffer.from('Json":');
 
+/** The most top-level members a line can have for this path. */
+const MAX_MEMBERS = 64;
+
 /** How a member is written into kubernetes.audit. */
 const COPY = 0;
 const BODY = 1;
@@ -202,7 +207,7 @@ export class BulkLineEncoder {
   readonly #context: EnrichContext;
   readonly #scan = new ObjectScan();
   /** How each member is written (COPY...SANITIZE), by member. */
-  #writes = new Uint8Array(32);
+  readonly #writes = new Uint8Array(MAX_MEMBERS);
   readonly #otherKeys: string[] = [];
   /** Start and end of each ECS field in the line, -1 when the event lacks it. */
   readonly #spans = new Int32Array(FIELD_COUNT * 2);
@@ -288,7 +293,9 @@ export class BulkLineEncoder {
     const memberCount = this.#scan.members.length;
     const members = this.#scan.members.values;
     const children = this.#scan.children.values;
-    if (this.#writes.length < memberCount / MEMBER_FIELDS) this.#writes = new Uint8Array(memberCount);
+    // An Event has some 20 members; many more is no API server's line, and finding duplicates among them
+    // (a list, quadratic) is then left to JSON.parse.
+    if (memberCount > MAX_MEMBERS * MEMBER_FIELDS) return false;
     const otherKeys = this.#otherKeys;
     otherKeys.length = 0;
     const spans = this.#spans;
@@ -512,7 +519,7 @@ export class BulkLineEncoder {
     out.append(this.#ecsToEventType);
     out.text(eventTypesJson(verb, decision));
     this.#member(ACTION, VERB, out);
-    out.append(OUTCOME_TO_ID[outcome(code, decision)] as Buffer);
+    out.append(OUTCOME_TO_ID[outcome(code, decision)]);
     out.text(id);
     out.append(QUOTE_TEXT);
     if (!this.#isStage(line, REQUEST_RECEIVED)) {

@@ -288,7 +288,11 @@ function eventTypes(verb: string | undefined, decision: string | undefined): str
   return types;
 }
 
-export function outcome(code: number | undefined, decision: string | undefined): string {
+/** ECS event.outcome's values, as this sink sets them. */
+export const OUTCOMES = ['success', 'failure', 'unknown'] as const;
+export type Outcome = (typeof OUTCOMES)[number];
+
+export function outcome(code: number | undefined, decision: string | undefined): Outcome {
   if (typeof code === 'number' && code > 0) return code >= 400 ? 'failure' : 'success';
   return decision === 'forbid' ? 'failure' : 'unknown';
 }

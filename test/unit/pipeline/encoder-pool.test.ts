@@ -2,7 +2,12 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BatchInputBuilder } from '../../../src/pipeline/batch-input.ts';
 import { BufferPool } from '../../../src/pipeline/buffer-pool.ts';
-import { type EncodeJob, encodeBatch, outputBytesFor } from '../../../src/pipeline/encode-batch.ts';
+import {
+  type EncodeJob,
+  encodeBatch,
+  LineEncoders,
+  outputBytesFor,
+} from '../../../src/pipeline/encode-batch.ts';
 import { encodeWorkerCount, InlineEncoder, WorkerPoolEncoder } from '../../../src/pipeline/encoder-pool.ts';
 import { dataStreamTarget } from '../../../src/sinks/elasticsearch/encode.ts';
 import { AuditEventGenerator } from '../../../src/simulator/generator.ts';
@@ -11,7 +16,11 @@ const pool = new BufferPool(0);
 const file = { key: 'k1', path: '/var/log/kubernetes/audit.log' };
 
 /** A job over generated lines plus an invalid one, each call with buffers of its own. */
-function job(lines: readonly string[]): EncodeJob {
+function job(
+  lines: readonly string[],
+  namespace = 'default',
+  enrich = { cluster: 'c1', node: 'n1' },
+): EncodeJob {
   const input = new BatchInputBuilder(pool, 1024);
   let offset = 0;
   for (const line of lines) {
@@ -21,8 +30,8 @@ function job(lines: readonly string[]): EncodeJob {
   const built = input.build();
   return {
     sink: 'es',
-    encoding: { format: 'elasticsearch-bulk', target: dataStreamTarget('default') },
-    enrich: { cluster: 'c1', node: 'n1' },
+    encoding: { format: 'elasticsearch-bulk', target: dataStreamTarget(namespace) },
+    enrich,
     maxEventBytes: 64 * 1024,
     input: built,
     output: pool.acquire(outputBytesFor(built.lines.byteLength)),
@@ -46,7 +55,7 @@ describe('WorkerPoolEncoder', () => {
     const encoder = new WorkerPoolEncoder(2, pino({ level: 'silent' }));
     encoders.push(encoder);
     const batches = [1, 2, 3, 4].map((seed) => generatedLines(seed, 300));
-    const jobs = batches.map(job);
+    const jobs = batches.map((lines) => job(lines));
     const inputBytes = jobs.map((sent) => Buffer.from(sent.input.lines));
     const results = await Promise.all(jobs.map((sent) => encoder.encode(sent)));
     // Sent buffers were moved to the workers, not copied.
@@ -72,6 +81,26 @@ describe('WorkerPoolEncoder', () => {
 });
 
 describe('encodeBatch', () => {
+  it('writes with encoders kept across batches what it writes with new ones, each sink with its own', () => {
+    const kept = new LineEncoders();
+    const sinks = [
+      ['default', { cluster: 'c1', node: 'n1' }],
+      ['prod', { cluster: 'c1', node: 'n1' }],
+      ['default', { cluster: 'c2', node: 'n1' }],
+      ['default', { cluster: 'c1', node: 'n2' }],
+    ] as const;
+    for (let round = 0; round < 3; round++) {
+      sinks.forEach(([namespace, enrich], index) => {
+        const lines = generatedLines(10 * round + index, 40);
+        const expected = encodeBatch(job(lines, namespace, enrich));
+        const result = encodeBatch(job(lines, namespace, { ...enrich }), kept);
+        expect(Buffer.from(result.payload).equals(Buffer.from(expected.payload))).toBe(true);
+        expect(Buffer.from(result.payload).toString()).toContain(`"namespace":"${namespace}"`);
+        expect(result.eventEnds).toEqual(expected.eventEnds);
+      });
+    }
+  });
+
   it('refuses an input whose buffer was moved away rather than reading it as no events', async () => {
     const sent = job(generatedLines(6, 5));
     structuredClone(sent.input.lines.buffer, { transfer: [sent.input.lines.buffer as ArrayBuffer] });

@@ -212,6 +212,45 @@ describe('BulkLineEncoder', () => {
     expect(invalid).toBeGreaterThan(300);
   });
 
+  it('keeps nothing of one line for the next: an encoder used for many lines writes what new ones write', () => {
+    const generator = new AuditEventGenerator({ seed: 5, largeEventRatio: 0.05 });
+    const random = new Prng(11);
+    const head = '{"auditID":"h","stage":"ResponseComplete","stageTimestamp":"2025-03-04T05:06:07.5Z"';
+    const many = (key: (index: number) => string): string =>
+      Array.from({ length: 70_000 }, (_, index) => `"${key(index)}":1`).join(',');
+    // Lines whose scan lists grow far beyond a usual line's: one wide (the general path's), one deep.
+    const wide = `${head},${many((index) => `k${index}`)}}`;
+    const deep = `${head},"metadata":{${many((index) => `a.${index}`)}}}`;
+    const lines: Buffer[] = [];
+    for (let index = 0; index < 600; index++) {
+      const line = Buffer.from(generator.nextLine());
+      // Mutated lines stop the encoder part way (spans, writes and lists half filled) or change its path.
+      if (index % 3 === 1)
+        line[random.int(line.length)] = Buffer.from('{}[]":,.\\_ 0a')[random.int(13)] as number;
+      lines.push(line);
+      if (index === 300) lines.push(Buffer.from(wide), Buffer.from(deep));
+    }
+    const reused = new BulkLineEncoder(DAILY, CONTEXT);
+    let taken = 0;
+    lines.forEach((line, index) => {
+      const once = new ByteWriter(Buffer.alloc(64));
+      const again = new ByteWriter(Buffer.alloc(64));
+      const fresh = new BulkLineEncoder(DAILY, CONTEXT).encode(line, origin(index), once);
+      expect(reused.encode(line, origin(index), again)).toBe(fresh);
+      expect(again.bytes().equals(once.bytes())).toBe(true);
+      if (fresh !== undefined) taken++;
+    });
+    expect(taken).toBeGreaterThan(450);
+    expect(
+      new BulkLineEncoder(DAILY, CONTEXT).encode(
+        Buffer.from(wide),
+        origin(0),
+        new ByteWriter(Buffer.alloc(64)),
+      ),
+    ).toBeUndefined();
+    expect(expectFastPathAgrees(deep)).toBe(true);
+  });
+
   it('uses the document of toDocument for the ECS part (sanity check of the comparison)', () => {
     const line =
       '{"auditID":"a","stage":"ResponseComplete","stageTimestamp":"2025-03-04T05:06:07.5Z","verb":"delete","responseStatus":{"code":403}}';
