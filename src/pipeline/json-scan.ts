@@ -4,6 +4,9 @@
 // false means invalid or merely unusual (not an object, nested deeper than MAX_DEPTH), and the caller then
 // takes the JSON.parse path, which also words the error. UTF-8 validity is the caller's check (isUtf8).
 
+import { MAX_DEPTH, skipEscape, skipScalar } from './json-tokens.ts';
+import { JsonStringWriter } from './json-string-writer.ts';
+
 /** The member's key has a dot or an escape, is empty or starts with whitespace: not copyable as it is. */
 export const KEY_UNUSUAL = 1;
 /** A key inside the member's value has a dot (it is listed in ObjectScan.dottedKeys). */
@@ -24,7 +27,10 @@ export const FLAGS = 4;
 /** The member's own members when its value is an object: a range of ObjectScan.children. */
 export const CHILDREN_START = 5;
 export const CHILDREN_END = 6;
-export const MEMBER_FIELDS = 7;
+/** A stringified member's value as a JSON string: a range of ObjectScan.strings.bytes (else -1, -1). */
+export const STRING_START = 7;
+export const STRING_END = 8;
+export const MEMBER_FIELDS = 9;
 /** Fields of one nested member in ObjectScan.children (KEY_START...VALUE_END). */
 export const CHILD_FIELDS = 4;
 
@@ -34,28 +40,17 @@ const KEY_UNDERSCORE = 2;
 const KEY_COMPLEX = 4;
 const KEY_ESCAPE = 8;
 
-const MAX_DEPTH = 256;
-
 const SPACE = 0x20;
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const COMMA = 0x2c;
 const COLON = 0x3a;
 const DOT = 0x2e;
-const MINUS = 0x2d;
-const PLUS = 0x2b;
 const UNDERSCORE = 0x5f;
 const OPEN_BRACE = 0x7b;
 const CLOSE_BRACE = 0x7d;
 const OPEN_BRACKET = 0x5b;
 const CLOSE_BRACKET = 0x5d;
-
-/** The characters that may follow '\' (besides 'u'). */
-const SIMPLE_ESCAPE = new Uint8Array(256);
-for (const char of '"\\/bfnrt') SIMPLE_ESCAPE[char.charCodeAt(0)] = 1;
-
-const HEX = new Uint8Array(256);
-for (const char of '0123456789abcdefABCDEF') HEX[char.charCodeAt(0)] = 1;
 
 const INITIAL_CAPACITY = 64;
 /** 256 KB: what the lists of a usual line never need (a few hundred entries). */
@@ -99,12 +94,16 @@ export class IntList {
 
 /** Reusable: one instance scans line after line without allocating. */
 export class ObjectScan {
+  /** Top-level keys whose values are written as JSON strings of their text (see STRING_START). */
+  readonly #stringifiedKeys: readonly Uint8Array[];
   /** MEMBER_FIELDS numbers per top-level member, in order (see KEY_START...CHILDREN_END). */
   readonly members = new IntList();
   /** CHILD_FIELDS numbers per member of a top-level member's object value. */
   readonly children = new IntList();
-  /** Key start and end of every nested key that has a dot, in order. */
+  /** Key start and end of every nested key that has a dot, in order (none in stringified values). */
   readonly dottedKeys = new IntList();
+  /** The stringified members' values (their flags and children are not noted: the text is all they need). */
+  readonly strings = new JsonStringWriter();
   /** Where the object's '{' is, and the index after its '}'. */
   objectStart = 0;
   objectEnd = 0;
@@ -115,11 +114,17 @@ export class ObjectScan {
   /** The traits of the key #skipKey scanned last (KEY_DOT...). */
   #keyTraits = 0;
 
+  constructor(options: { readonly stringifiedKeys?: readonly string[] } = {}) {
+    // As they appear between the quotes: a key written with escapes is not one of them.
+    this.#stringifiedKeys = (options.stringifiedKeys ?? []).map((key) => Buffer.from(key));
+  }
+
   /** Scans all of `bytes`: true when it is one JSON object, with whitespace around it at most. */
   scan(bytes: Uint8Array): boolean {
     this.members.clear();
     this.children.clear();
     this.dottedKeys.clear();
+    this.strings.clear();
     const to = bytes.length;
     const at = skipWhitespace(bytes, 0, to);
     if (at >= to || bytes[at] !== OPEN_BRACE) return false;
@@ -151,16 +156,33 @@ export class ObjectScan {
       if (at >= to || bytes[at] !== COLON) return -1;
       at = skipWhitespace(bytes, at + 1, to);
       members.push(at);
-      at = this.#value(bytes, at, to, 1);
-      if (at < 0) return -1;
-      members.push4(at, this.#flags, memberChildren, children.length);
-      at = skipWhitespace(bytes, at, to);
-      if (at >= to) return -1;
-      const code = bytes[at];
-      if (code === CLOSE_BRACE) return at + 1;
-      if (code !== COMMA) return -1;
-      at = skipWhitespace(bytes, at + 1, to);
+      if (this.#isStringified(bytes, keyStart + 1, members.values[members.length - 2] as number)) {
+        const stringStart = this.strings.length;
+        at = this.strings.write(bytes, at, to);
+        if (at < 0) return -1;
+        members.push4(at, this.#flags, memberChildren, memberChildren);
+        members.push2(stringStart, this.strings.length);
+      } else {
+        at = this.#value(bytes, at, to, 1);
+        if (at < 0) return -1;
+        members.push4(at, this.#flags, memberChildren, children.length);
+        members.push2(-1, -1);
+      }
+      at = nextMember(bytes, at, to, CLOSE_BRACE);
+      if (at < 0) return endOfContainer(at);
     }
+  }
+
+  /** Whether the key text at [start, end) (its closing quote at end - 1) is one of the stringified keys. */
+  #isStringified(bytes: Uint8Array, start: number, end: number): boolean {
+    const length = end - 1 - start;
+    for (const key of this.#stringifiedKeys) {
+      if (key.length !== length) continue;
+      let index = 0;
+      while (index < length && bytes[start + index] === key[index]) index++;
+      if (index === length) return true;
+    }
+    return false;
   }
 
   /** Any value at `start`, inside `depth` containers. */
@@ -210,12 +232,8 @@ export class ObjectScan {
       at = this.#value(bytes, at, to, depth);
       if (at < 0) return -1;
       if (depth === 2) children.push(at);
-      at = skipWhitespace(bytes, at, to);
-      if (at >= to) return -1;
-      const code = bytes[at];
-      if (code === CLOSE_BRACE) return at + 1;
-      if (code !== COMMA) return -1;
-      at = skipWhitespace(bytes, at + 1, to);
+      at = nextMember(bytes, at, to, CLOSE_BRACE);
+      if (at < 0) return endOfContainer(at);
     }
   }
 
@@ -227,12 +245,8 @@ export class ObjectScan {
     for (;;) {
       at = this.#value(bytes, at, to, depth);
       if (at < 0) return -1;
-      at = skipWhitespace(bytes, at, to);
-      if (at >= to) return -1;
-      const code = bytes[at];
-      if (code === CLOSE_BRACKET) return at + 1;
-      if (code !== COMMA) return -1;
-      at = skipWhitespace(bytes, at + 1, to);
+      at = nextMember(bytes, at, to, CLOSE_BRACKET);
+      if (at < 0) return endOfContainer(at);
     }
   }
 
@@ -286,65 +300,23 @@ export class ObjectScan {
   }
 }
 
-/** The index after the escape sequence at `at` (a '\\'), or -1 when it is not a valid one. */
-function skipEscape(bytes: Uint8Array, at: number, to: number): number {
-  if (at + 1 >= to) return -1;
-  const escaped = bytes[at + 1] as number;
-  if (SIMPLE_ESCAPE[escaped] === 1) return at + 2;
-  if (
-    escaped === 0x75 &&
-    at + 5 < to &&
-    HEX[bytes[at + 2] as number] === 1 &&
-    HEX[bytes[at + 3] as number] === 1 &&
-    HEX[bytes[at + 4] as number] === 1 &&
-    HEX[bytes[at + 5] as number] === 1
-  )
-    return at + 6;
-  return -1;
-}
-
-/** The index after the number, true, false or null at `start`, or -1. */
-function skipScalar(bytes: Uint8Array, start: number, to: number): number {
-  const code = bytes[start] as number;
-  if (code === 0x74) return matches(bytes, start, to, 'true') ? start + 4 : -1;
-  if (code === 0x66) return matches(bytes, start, to, 'false') ? start + 5 : -1;
-  if (code === 0x6e) return matches(bytes, start, to, 'null') ? start + 4 : -1;
-  return skipNumber(bytes, start, to);
-}
-
-function matches(bytes: Uint8Array, start: number, to: number, word: string): boolean {
-  if (start + word.length > to) return false;
-  for (let index = 1; index < word.length; index++) {
-    if (bytes[start + index] !== word.charCodeAt(index)) return false;
-  }
-  return true;
-}
-
-/** -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? */
-function skipNumber(bytes: Uint8Array, start: number, to: number): number {
-  let at = start;
-  if (bytes[at] === MINUS) at++;
+/**
+ * What follows a container's member (or element) that ends at `at`: whitespace, then a comma and the next
+ * one's start (returned), or `close`, the container's end (returned as -(its index + 2): see endOfContainer).
+ * -1: neither.
+ */
+function nextMember(bytes: Uint8Array, start: number, to: number, close: number): number {
+  const at = skipWhitespace(bytes, start, to);
   if (at >= to) return -1;
-  if (bytes[at] === 0x30) at++;
-  else if (isDigit(bytes[at] as number)) at = skipDigits(bytes, at, to);
-  else return -1;
-  if (at < to && bytes[at] === DOT) {
-    if (at + 1 >= to || !isDigit(bytes[at + 1] as number)) return -1;
-    at = skipDigits(bytes, at + 1, to);
-  }
-  if (at < to && (bytes[at] === 0x65 || bytes[at] === 0x45)) {
-    at++;
-    if (at < to && (bytes[at] === PLUS || bytes[at] === MINUS)) at++;
-    if (at >= to || !isDigit(bytes[at] as number)) return -1;
-    at = skipDigits(bytes, at, to);
-  }
-  return at;
+  const code = bytes[at];
+  if (code === close) return -(at + 2);
+  if (code !== COMMA) return -1;
+  return skipWhitespace(bytes, at + 1, to);
 }
 
-function skipDigits(bytes: Uint8Array, start: number, to: number): number {
-  let at = start;
-  while (at < to && isDigit(bytes[at] as number)) at++;
-  return at;
+/** A container scan's result from nextMember's negative answer: the index after the close, or -1. */
+function endOfContainer(answer: number): number {
+  return answer === -1 ? -1 : -answer - 1;
 }
 
 function skipWhitespace(bytes: Uint8Array, start: number, to: number): number {
@@ -352,10 +324,6 @@ function skipWhitespace(bytes: Uint8Array, start: number, to: number): number {
   // All four are at most ' ': one comparison passes the usual non-whitespace byte.
   while (at < to && (bytes[at] as number) <= SPACE && isJsonWhitespace(bytes[at] as number)) at++;
   return at;
-}
-
-function isDigit(code: number): boolean {
-  return code >= 0x30 && code <= 0x39;
 }
 
 /** JSON's insignificant whitespace: space, tab, line feed, carriage return. */

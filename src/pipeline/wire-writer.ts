@@ -2,8 +2,6 @@
 // line. Spans are copied from the line's bytes when they are given (offsets are then byte offsets: an ASCII
 // line's string, or the Elasticsearch path's byte spans), which spares re-encoding most of the event.
 
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
 /** Up to this many characters or bytes, a JS loop copies faster than a native call. */
 const SHORT = 48;
 /** Up to this many bytes, a loop copies prepared bytes faster than TypedArray.set. */
@@ -137,37 +135,6 @@ export class ByteWriter implements WireWriter {
   replaceBytes(start: number, end: number, find: number, replacement: number): void {
     const bytes = this.#bytes;
     for (let at = start; at < end; at++) if (bytes[at] === find) bytes[at] = replacement;
-  }
-
-  /**
-   * Appends the JSON string whose value is event.raw.slice(start, end), which must be valid JSON text: its
-   * only control characters are then whitespace between tokens, and '"' and '\\' are all that need escaping.
-   */
-  rawAsJsonString(start: number, end: number): void {
-    const source = this.#rawBytes;
-    if (source === undefined) {
-      this.text(JSON.stringify(this.#rawText.slice(start, end)));
-      return;
-    }
-    this.#reserve((end - start) * 2 + 2);
-    const bytes = this.#bytes;
-    let at = this.#length;
-    bytes[at++] = QUOTE;
-    for (let index = start; index < end; index++) {
-      const code = source[index] as number;
-      if (code >= 0x20 && code !== QUOTE && code !== BACKSLASH) {
-        bytes[at++] = code;
-        continue;
-      }
-      bytes[at++] = BACKSLASH;
-      if (code === QUOTE || code === BACKSLASH) bytes[at++] = code;
-      else if (code === 0x09) bytes[at++] = 0x74;
-      else if (code === 0x0a) bytes[at++] = 0x6e;
-      else if (code === 0x0d) bytes[at++] = 0x72;
-      else throw new Error(`control character 0x${code.toString(16)} outside a JSON string`);
-    }
-    bytes[at++] = QUOTE;
-    this.#length = at;
   }
 
   bytes(): Buffer {

@@ -21,6 +21,8 @@ import {
   NESTED_KEY_DOTTED,
   NESTED_KEY_UNDERSCORE,
   ObjectScan,
+  STRING_END,
+  STRING_START,
   VALUE_END,
   VALUE_START,
 } from '../../pipeline/json-scan.ts';
@@ -205,7 +207,7 @@ const SANITIZE = 3;
 export class BulkLineEncoder {
   readonly #target: EsTarget;
   readonly #context: EnrichContext;
-  readonly #scan = new ObjectScan();
+  readonly #scan = new ObjectScan({ stringifiedKeys: BODIES });
   /** How each member is written (COPY...SANITIZE), by member. */
   readonly #writes = new Uint8Array(MAX_MEMBERS);
   readonly #otherKeys: string[] = [];
@@ -657,7 +659,10 @@ export class BulkLineEncoder {
       if (write === BODY) {
         this.#copy(copiedUpTo, (members[member + KEY_END] as number) - 1, out);
         out.append(JSON_KEY_END);
-        out.rawAsJsonString(valueStart, valueEnd);
+        // The scan wrote the body's text as a JSON string as it validated it.
+        out.append(
+          this.#scan.strings.bytes.subarray(members[member + STRING_START], members[member + STRING_END]),
+        );
         copiedUpTo = valueEnd;
         continue;
       }

@@ -6,6 +6,8 @@ import {
   KEY_START,
   KEY_UNUSUAL,
   MEMBER_FIELDS,
+  STRING_END,
+  STRING_START,
   NESTED_KEY_COMPLEX,
   NESTED_KEY_DOTTED,
   NESTED_KEY_UNDERSCORE,
@@ -16,6 +18,56 @@ import {
 import { Prng } from '../../../src/simulator/prng.ts';
 import { AuditEventGenerator } from '../../../src/simulator/generator.ts';
 import { FIXTURES_PRESENT, FIXTURES_SKIP_REASON, fixtureLines } from '../../helpers/fixtures.ts';
+
+const VALID_OBJECTS = [
+  '{"n":-0.5e+10,"m":0,"k":1E-2,"t":true,"f":false,"z":null}',
+  '{"s":"\\u00e9\\ud83d\\ude00\\/\\b\\f\\n\\r\\t\\\\\\""}',
+  '{"é":"ü → 😀","\u2028":"\u2029"}',
+  '{"a":[[[[[]]]]],"b":[{},{"c":{}}]}',
+  '\t\n {"a":1}\n',
+];
+
+const INVALID_TEXTS = [
+  '',
+  '   ',
+  '[]',
+  '"a"',
+  '1',
+  'null',
+  '{',
+  '}',
+  '{"a"}',
+  '{"a":}',
+  '{"a":1,}',
+  '{,"a":1}',
+  '{"a":1 "b":2}',
+  '{"a":01}',
+  '{"a":1.}',
+  '{"a":.5}',
+  '{"a":-}',
+  '{"a":1e}',
+  '{"a":+1}',
+  '{"a":tru}',
+  '{"a":True}',
+  '{"a":nul}',
+  '{"a":"\\x"}',
+  '{"a":"\\u12g4"}',
+  '{"a":"\\u123"}',
+  '{"a":"tab\there"}',
+  '{"a":"nul\u0000"}',
+  "{'a':1}",
+  '{a:1}',
+  '{"a":1}{"b":2}',
+  '{"a":1} x',
+  '{"a":[1,]}',
+  '{"a":[,1]}',
+  '{"a":[1 2]}',
+  '{"a":{"b":1]}',
+  '{"a":[1}',
+  '{"a":"unterminated}',
+  '\ufeff{"a":1}',
+  '{"a":1}\u00a0',
+];
 
 const scanner = new ObjectScan();
 
@@ -74,62 +126,14 @@ describe('ObjectScan', () => {
   });
 
   it('accepts what JSON.parse accepts as an object', () => {
-    const valid = [
-      '{"n":-0.5e+10,"m":0,"k":1E-2,"t":true,"f":false,"z":null}',
-      '{"s":"\\u00e9\\ud83d\\ude00\\/\\b\\f\\n\\r\\t\\\\\\""}',
-      '{"é":"ü → 😀","\u2028":"\u2029"}',
-      '{"a":[[[[[]]]]],"b":[{},{"c":{}}]}',
-      '\t\n {"a":1}\n',
-    ];
-    for (const text of valid) {
+    for (const text of VALID_OBJECTS) {
       expect(parsesToObject(Buffer.from(text))).toBe(true);
       expect(scan(text), text).toBe(true);
     }
   });
 
   it('refuses what JSON.parse refuses, and values that are not objects', () => {
-    const invalid = [
-      '',
-      '   ',
-      '[]',
-      '"a"',
-      '1',
-      'null',
-      '{',
-      '}',
-      '{"a"}',
-      '{"a":}',
-      '{"a":1,}',
-      '{,"a":1}',
-      '{"a":1 "b":2}',
-      '{"a":01}',
-      '{"a":1.}',
-      '{"a":.5}',
-      '{"a":-}',
-      '{"a":1e}',
-      '{"a":+1}',
-      '{"a":tru}',
-      '{"a":True}',
-      '{"a":nul}',
-      '{"a":"\\x"}',
-      '{"a":"\\u12g4"}',
-      '{"a":"\\u123"}',
-      '{"a":"tab\there"}',
-      '{"a":"nul\u0000"}',
-      "{'a':1}",
-      '{a:1}',
-      '{"a":1}{"b":2}',
-      '{"a":1} x',
-      '{"a":[1,]}',
-      '{"a":[,1]}',
-      '{"a":[1 2]}',
-      '{"a":{"b":1]}',
-      '{"a":[1}',
-      '{"a":"unterminated}',
-      '\ufeff{"a":1}',
-      '{"a":1}\u00a0',
-    ];
-    for (const text of invalid) {
+    for (const text of INVALID_TEXTS) {
       expect(parsesToObject(Buffer.from(text)), text).toBe(false);
       expect(scan(text), text).toBe(false);
     }
@@ -186,6 +190,74 @@ describe('ObjectScan', () => {
     const lines = fixtureLines();
     expect(lines.length).toBeGreaterThan(0);
     for (const line of lines) expect(scan(line), line.slice(0, 80)).toBe(true);
+  });
+});
+
+describe('ObjectScan with stringified keys', () => {
+  const bodies = new ObjectScan({ stringifiedKeys: ['a', 'requestObject', 'responseObject'] });
+
+  /** Each stringified member's string must hold its value's text exactly; the others have none. */
+  function expectStrings(bytes: Buffer): void {
+    const members = bodies.members.values;
+    for (let member = 0; member < bodies.members.length; member += MEMBER_FIELDS) {
+      const key = bytes.toString('latin1', members[member + KEY_START], members[member + KEY_END]);
+      const start = members[member + STRING_START] as number;
+      const end = members[member + STRING_END] as number;
+      if (!['"a"', '"requestObject"', '"responseObject"'].includes(key)) {
+        expect([start, end]).toEqual([-1, -1]);
+        continue;
+      }
+      const text = bytes.toString('utf8', members[member + VALUE_START], members[member + VALUE_END]);
+      const string = Buffer.from(bodies.strings.bytes.subarray(start, end)).toString('utf8');
+      expect(JSON.parse(string), text).toBe(text);
+      // Byte for byte the string JSON.stringify makes of the text.
+      expect(string).toBe(JSON.stringify(text));
+    }
+  }
+
+  it('validates as the plain scan does and writes each such value as the JSON string of its text', () => {
+    for (const text of [
+      ...VALID_OBJECTS,
+      '{"a":{"x.y":[1,"\\\\",{"\\"":" \\u0026 \\/ \\n"}],"z":"é 😀"},"b":{"c.d":1}}',
+      '{"a":"s","a":[],"a":{},"a":-1.5e3,"a":null}',
+      '{"a" : { "k" :\t[ 1 ,\n2 ]\r} , "b":1}',
+    ]) {
+      const bytes = Buffer.from(text);
+      expect(bodies.scan(bytes), text).toBe(true);
+      expectStrings(bytes);
+    }
+    for (const text of INVALID_TEXTS) expect(bodies.scan(Buffer.from(text)), text).toBe(false);
+    expect(bodies.scan(Buffer.from(`{"a":${'['.repeat(300)}${']'.repeat(300)}}`))).toBe(false);
+    expect(bodies.scan(Buffer.from(`{"a":${'['.repeat(200)}${']'.repeat(200)}}`))).toBe(true);
+  });
+
+  it('notes nothing inside such values: their keys are not dotted keys, flags are of their own key only', () => {
+    const text = '{"a":{"x.y":{"\\u002e":"\\u0026","e_f":1}},"b":{"c.d":1}}';
+    const bytes = Buffer.from(text);
+    expect(bodies.scan(bytes)).toBe(true);
+    expect(bodies.members.values[FLAGS]).toBe(0);
+    expect(bodies.dottedKeys.length).toBe(2);
+    expect(bytes.toString('utf8', bodies.dottedKeys.values[0], bodies.dottedKeys.values[1])).toBe('"c.d"');
+  });
+
+  it('agrees with JSON.parse on generated events and on mutations of them', () => {
+    const generator = new AuditEventGenerator({ seed: 6, largeEventRatio: 0.2 });
+    const random = new Prng(78);
+    let refused = 0;
+    for (let index = 0; index < 1500; index++) {
+      const line = Buffer.from(generator.nextLine());
+      expect(bodies.scan(line)).toBe(true);
+      expectStrings(line);
+      for (let mutation = 0; mutation < 5; mutation++) {
+        const mutated = mutate(line, random);
+        const accepted = bodies.scan(mutated);
+        expect(accepted, mutated.toString('latin1')).toBe(parsesToObject(mutated));
+        if (accepted) expectStrings(mutated);
+        else refused++;
+      }
+    }
+    expect(refused).toBeGreaterThan(1500);
+    expect(refused).toBeLessThan(6000);
   });
 });
 
