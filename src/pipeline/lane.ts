@@ -2,7 +2,8 @@
 // parsed and encoded (on the encoder's worker threads), sends batches with bounded concurrency and
 // retries, and reports the contiguous acknowledged offset.
 // Invariant: a byte range is acknowledged only after its events were delivered to this sink or
-// durably dead-lettered; memory stays under maxInFlightBatches × batch.maxBytes + one batch.
+// durably dead-lettered; memory stays under maxInFlightBatches × batch.maxBytes + one batch (the one being
+// filled, which waits full for a slot) + one source item (the lines that did not fit in it yet).
 import type { Logger } from 'pino';
 import { AckTracker, type Segment } from '../checkpoint/ack-tracker.ts';
 import { describeError } from '../errors.ts';
@@ -89,7 +90,15 @@ export class Lane {
   #builder: BatchBuilder;
   #batchTimer: NodeJS.Timeout | undefined;
   #bufferedBytes = 0;
-  #roomWaiter: (() => void) | undefined;
+  /**
+   * The batch being filled is full (or its maxWaitMs passed) but every slot was taken: it is dispatched when
+   * one frees, and no line is added to it meanwhile.
+   */
+  #due = false;
+  /** The rest of an item that came while the batch was due: consumed first once it is dispatched. */
+  #pending: { readonly item: SourceItem; readonly next: number } | undefined;
+  /** Woken when a batch settles (a slot frees, and a due batch goes). */
+  #settleWaiter: (() => void) | undefined;
   #idleWaiters: (() => void)[] = [];
   #nextSeq = 1;
   /** Settles when the previous batch has made its first send() call: sends start in dispatch order. */
@@ -125,10 +134,14 @@ export class Lane {
     const log = this.#deps.log;
     const stop = AbortSignal.any([signal, this.#failed.signal]);
     try {
+      // Reading goes on while every slot is taken, until the next batch is full: when a slot frees, that
+      // batch goes at once rather than after the lines for it are read and copied.
       while (!stop.aborted) {
-        await this.#waitForRoom(stop);
-        const item = await this.#deps.source.next(stop);
-        this.#consume(item);
+        await this.#waitWhileDue(stop);
+        const pending = this.#pending;
+        this.#pending = undefined;
+        if (pending !== undefined) this.#consume(pending.item, pending.next);
+        else this.#consume(await this.#deps.source.next(stop), 0);
       }
     } catch (error) {
       if (!signal.aborted) throw error;
@@ -194,11 +207,15 @@ export class Lane {
     return new BatchBuilder(this.#tracker, this.#buffers, Math.min(this.#options.batch.maxBytes, MiB));
   }
 
-  async #waitForRoom(signal: AbortSignal): Promise<void> {
-    while (
-      this.#inFlight.size >= this.#options.maxInFlightBatches ||
-      this.#bufferedBytes >= this.#options.maxBufferedBytes
-    ) {
+  #hasRoom(): boolean {
+    return (
+      this.#inFlight.size < this.#options.maxInFlightBatches &&
+      this.#bufferedBytes < this.#options.maxBufferedBytes
+    );
+  }
+
+  async #waitWhileDue(signal: AbortSignal): Promise<void> {
+    while (this.#due) {
       await new Promise<void>((resolve, reject) => {
         const onAbort = (): void => {
           reject(signal.reason as Error);
@@ -208,7 +225,7 @@ export class Lane {
           return;
         }
         signal.addEventListener('abort', onAbort, { once: true });
-        this.#roomWaiter = () => {
+        this.#settleWaiter = () => {
           signal.removeEventListener('abort', onAbort);
           resolve();
         };
@@ -216,20 +233,28 @@ export class Lane {
     }
   }
 
-  #consume(item: SourceItem): void {
+  /** Adds the item's entries from `from` on; what comes while the batch is due is kept for later (#pending). */
+  #consume(item: SourceItem, from: number): void {
     const { metrics } = this.#deps;
     const sinkName = this.name;
-    metrics.bytesRead.inc({ sink: sinkName }, item.end - item.start);
+    if (this.#due) {
+      this.#pending = { item, next: from };
+      return;
+    }
+    if (from === 0) metrics.bytesRead.inc({ sink: sinkName }, item.end - item.start);
     switch (item.kind) {
       case 'lines': {
         const { lines, lineOffsets, file } = item;
-        for (let index = 0; index < lines.length; index++) {
+        let index = from;
+        while (index < lines.length) {
           const line = lines[index] as Buffer;
           const offset = lineOffsets[index] as number;
           this.#builder.addLine(line, file, offset, Math.min(offset + line.length + 1, item.end));
-          this.#afterAdd();
+          index++;
+          if (!this.#afterAdd()) break;
         }
-        metrics.eventsRead.inc({ sink: sinkName }, lines.length);
+        metrics.eventsRead.inc({ sink: sinkName }, index - from);
+        if (index < lines.length) this.#pending = { item, next: index };
         return;
       }
       case 'oversize':
@@ -263,20 +288,29 @@ export class Lane {
     this.#afterAdd();
   }
 
-  #afterAdd(): void {
+  /** Dispatches the batch if it is full (or arms its maxWaitMs timer); false when it is due instead. */
+  #afterAdd(): boolean {
     const builder = this.#builder;
     const { maxEvents, maxBytes, maxWaitMs } = this.#options.batch;
     if (builder.lineCount >= maxEvents || builder.bytes >= maxBytes || builder.deadLetterCount >= maxEvents) {
-      this.#dispatch();
-      return;
+      this.#dispatchWhenRoom();
+      return !this.#due;
     }
     this.#batchTimer ??= setTimeout(() => {
       this.#batchTimer = undefined;
-      this.#dispatch();
+      this.#dispatchWhenRoom();
     }, maxWaitMs);
+    return true;
+  }
+
+  /** Dispatches the batch being filled if a slot is free; else it is due, and goes when one frees. */
+  #dispatchWhenRoom(): void {
+    if (this.#hasRoom()) this.#dispatch();
+    else if (!this.#builder.isEmpty) this.#due = true;
   }
 
   #dispatch(): void {
+    this.#due = false;
     if (this.#batchTimer) {
       clearTimeout(this.#batchTimer);
       this.#batchTimer = undefined;
@@ -334,8 +368,9 @@ export class Lane {
       this.#inFlight.delete(entry);
       this.#bufferedBytes -= batch.bytes;
       this.#updateGauges();
-      const waiter = this.#roomWaiter;
-      this.#roomWaiter = undefined;
+      if (this.#due && this.#hasRoom()) this.#dispatch();
+      const waiter = this.#settleWaiter;
+      this.#settleWaiter = undefined;
       waiter?.();
       if (this.#inFlight.size === 0) {
         const waiters = this.#idleWaiters;

@@ -228,6 +228,52 @@ describe('Lane', () => {
     expect(source.pulls).toBeLessThanOrEqual(3);
   });
 
+  it('fills the next batch while every slot is taken, holds the rest of the item, and sends it when one frees', async () => {
+    const releases: (() => void)[] = [];
+    const sink = new ScriptedSink(
+      () =>
+        new Promise((resolve) => {
+          releases.push(() => {
+            resolve({ status: 'delivered' });
+          });
+        }),
+    );
+    // Items of 5 lines, batches of 3 (maxWaitMs long enough not to cut one short before the checks).
+    const names = Array.from({ length: 20 }, (_, index) => `e${index}`);
+    const items: SourceItem[] = [];
+    for (let first = 0; first < names.length; first += 5) {
+      const start = items.at(-1)?.end ?? 0;
+      items.push(
+        linesItem(
+          names.slice(first, first + 5).map((name) => auditLine(name)),
+          start,
+        ),
+      );
+    }
+    const { source, acks, lane } = startLane(items, sink, {
+      ...options,
+      batch: { ...options.batch, maxEvents: 3, maxWaitMs: 300 },
+    });
+    await waitFor(() => releases.length === 2);
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    // Two batches out (e0-e5), the third full (e6-e8) and waiting, e9 held: no more is read.
+    expect(sink.calls.map((call) => call.events.map((event) => event.audit.auditID))).toEqual([
+      ['e0', 'e1', 'e2'],
+      ['e3', 'e4', 'e5'],
+    ]);
+    expect(source.pulls).toBe(2);
+    expect(lane.status().inFlightBatches).toBe(2);
+    releases[0]?.();
+    // The waiting batch goes as the slot frees; the held line starts the next one.
+    await waitFor(() => sink.calls.length === 3);
+    expect(sink.calls[2]?.events.map((event) => event.audit.auditID)).toEqual(['e6', 'e7', 'e8']);
+    expect(lane.status().inFlightBatches).toBe(2);
+    sink.setResponder(() => ({ status: 'delivered' }));
+    for (const release of releases.slice(1)) release();
+    await waitFor(() => acks.get('f1') === items.at(-1)?.end);
+    expect(sink.delivered).toEqual(names);
+  });
+
   it('dead-letters oversize lines with their length and acknowledges skipped NUL ranges', async () => {
     const file = { key: 'f1', path: '/logs/f1' };
     const items: SourceItem[] = [
