@@ -7,24 +7,31 @@ import { enrichedEvents, type SeenEvent } from './batches.ts';
 /** Hands out the given items, then waits (like a tailer at EOF) until aborted. */
 export class ListSource implements LineSource {
   readonly #items: SourceItem[];
+  #waiter: ((item: SourceItem) => void) | undefined;
   pulls = 0;
 
   constructor(items: readonly SourceItem[]) {
     this.#items = [...items];
   }
 
+  /** Adds an item; a next() waiting for one gets it. */
   push(item: SourceItem): void {
-    this.#items.push(item);
+    const waiter = this.#waiter;
+    this.#waiter = undefined;
+    if (waiter) waiter(item);
+    else this.#items.push(item);
   }
 
   next(signal: AbortSignal): Promise<SourceItem> {
     this.pulls++;
     const item = this.#items.shift();
     if (item) return Promise.resolve(item);
-    return new Promise((_resolve, reject) => {
+    return new Promise((resolve, reject) => {
+      this.#waiter = resolve;
       signal.addEventListener(
         'abort',
         () => {
+          this.#waiter = undefined;
           reject(signal.reason as Error);
         },
         { once: true },

@@ -274,6 +274,45 @@ describe('Lane', () => {
     expect(sink.delivered).toEqual(names);
   });
 
+  it('sends a batch whose maxWaitMs passed while every slot was taken when one frees, adding nothing to it', async () => {
+    const releases: (() => void)[] = [];
+    const sink = new ScriptedSink(
+      () =>
+        new Promise((resolve) => {
+          releases.push(() => {
+            resolve({ status: 'delivered' });
+          });
+        }),
+    );
+    const first = linesItem(['a', 'b', 'c', 'd', 'e'].map((name) => auditLine(name)));
+    const { source, acks } = startLane([first], sink, {
+      ...options,
+      batch: { ...options.batch, maxEvents: 2, maxWaitMs: 20 },
+    });
+    await waitFor(() => releases.length === 2);
+    // 'e' waits alone past its maxWaitMs; then more lines come, which must not join its batch.
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    const second = linesItem(
+      ['f', 'g'].map((name) => auditLine(name)),
+      first.end,
+    );
+    source.push(second);
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    expect(sink.calls).toHaveLength(2);
+    sink.setResponder(() => ({ status: 'delivered' }));
+    releases[0]?.();
+    await waitFor(() => sink.calls.length === 4);
+    expect(sink.calls.map((call) => call.events.map((event) => event.audit.auditID))).toEqual([
+      ['a', 'b'],
+      ['c', 'd'],
+      ['e'],
+      ['f', 'g'],
+    ]);
+    releases[1]?.();
+    await waitFor(() => acks.get('f1') === second.end);
+    expect(sink.delivered).toEqual(['a', 'b', 'e', 'f', 'g', 'c', 'd']);
+  });
+
   it('dead-letters oversize lines with their length and acknowledges skipped NUL ranges', async () => {
     const file = { key: 'f1', path: '/logs/f1' };
     const items: SourceItem[] = [
