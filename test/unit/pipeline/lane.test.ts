@@ -88,6 +88,20 @@ async function waitFor(predicate: () => boolean, timeoutMs = 2000): Promise<void
   }
 }
 
+/** A sink that holds each batch until the test calls its release (in `releases`, in call order). */
+function heldSink(): { sink: ScriptedSink; releases: (() => void)[] } {
+  const releases: (() => void)[] = [];
+  const sink = new ScriptedSink(
+    () =>
+      new Promise((resolve) => {
+        releases.push(() => {
+          resolve({ status: 'delivered' });
+        });
+      }),
+  );
+  return { sink, releases };
+}
+
 async function deadLetters(): Promise<Record<string, unknown>[]> {
   const text = await readFile(join(dir, 'dead-letter.jsonl'), 'utf8').catch(() => '');
   return text
@@ -198,15 +212,7 @@ describe('Lane', () => {
   });
 
   it('advances the watermark only over contiguous acknowledged batches', async () => {
-    const releases: (() => void)[] = [];
-    const sink = new ScriptedSink(
-      () =>
-        new Promise((resolve) => {
-          releases.push(() => {
-            resolve({ status: 'delivered' });
-          });
-        }),
-    );
+    const { sink, releases } = heldSink();
     const first = linesItem([auditLine('a'), auditLine('b')]);
     const second = linesItem([auditLine('c'), auditLine('d')], first.end);
     const { acks } = startLane([first, second], sink);
@@ -229,15 +235,7 @@ describe('Lane', () => {
   });
 
   it('fills the next batch while every slot is taken, holds the rest of the item, and sends it when one frees', async () => {
-    const releases: (() => void)[] = [];
-    const sink = new ScriptedSink(
-      () =>
-        new Promise((resolve) => {
-          releases.push(() => {
-            resolve({ status: 'delivered' });
-          });
-        }),
-    );
+    const { sink, releases } = heldSink();
     // Items of 5 lines, batches of 3 (maxWaitMs long enough not to cut one short before the checks).
     const names = Array.from({ length: 20 }, (_, index) => `e${index}`);
     const items: SourceItem[] = [];
@@ -275,15 +273,7 @@ describe('Lane', () => {
   });
 
   it('sends a batch whose maxWaitMs passed while every slot was taken when one frees, adding nothing to it', async () => {
-    const releases: (() => void)[] = [];
-    const sink = new ScriptedSink(
-      () =>
-        new Promise((resolve) => {
-          releases.push(() => {
-            resolve({ status: 'delivered' });
-          });
-        }),
-    );
+    const { sink, releases } = heldSink();
     const first = linesItem(['a', 'b', 'c', 'd', 'e'].map((name) => auditLine(name)));
     const { source, acks } = startLane([first], sink, {
       ...options,
