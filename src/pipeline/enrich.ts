@@ -60,6 +60,11 @@ export function eventId(cluster: string, audit: AuditEvent, raw: string): string
     typeof audit.auditID === 'string' && typeof audit.stage === 'string'
       ? `${cluster}\u0000${audit.auditID}\u0000${audit.stage}`
       : `${cluster}\u0000raw\u0000${raw}`;
+  return eventIdOf(identity);
+}
+
+/** The id of an identity (see eventId): a string, or its UTF-8 bytes, which digest the same. */
+export function eventIdOf(identity: string | Uint8Array): string {
   return hash('sha256', identity, 'base64url').slice(0, 32);
 }
 

@@ -5,7 +5,7 @@
 // the same line (a test holds them equal); lines this path does not take are left to that general path.
 import { isAscii, isUtf8 } from 'node:buffer';
 import { isIP } from 'node:net';
-import { type EnrichContext, eventId } from '../../pipeline/enrich.ts';
+import { type EnrichContext, eventId, eventIdOf } from '../../pipeline/enrich.ts';
 import type { EventOrigin } from '../../pipeline/event.ts';
 import {
   CHILD_FIELDS,
@@ -226,6 +226,9 @@ export class BulkLineEncoder {
   readonly #day = Buffer.alloc(DATE_LENGTH);
   #dayKnown = false;
   #dayValid = false;
+  /** `<cluster>\u0000` as UTF-8, then the rest of the identity eventId() hashes (see #eventId). */
+  readonly #identityPrefix: Buffer;
+  #identity: Buffer;
   #pathOf = '';
   #pathJson = Buffer.from('""');
 
@@ -246,6 +249,9 @@ export class BulkLineEncoder {
       `,"orchestrator":{"type":"kubernetes","cluster":{"name":${JSON.stringify(context.cluster)}}`,
     );
     this.#hostJson = Buffer.from(`,"host":{"name":${JSON.stringify(context.node)}}`);
+    this.#identityPrefix = Buffer.from(`${context.cluster}\u0000`);
+    this.#identity = Buffer.alloc(this.#identityPrefix.length + 128);
+    this.#identityPrefix.copy(this.#identity);
   }
 
   /**
@@ -262,16 +268,15 @@ export class BulkLineEncoder {
     if (!this.#findFields(line)) return undefined;
     const encoding = ascii ? 'latin1' : 'utf8';
     const spans = this.#spans;
-    const auditID = this.#decode(line, AUDIT_ID, encoding);
-    const stage = this.#decode(line, STAGE, encoding);
-    if (typeof auditID !== 'string' || typeof stage !== 'string') return undefined;
+    // #setField took them as strings only.
+    if (!this.#has(AUDIT_ID) || !this.#has(STAGE)) return undefined;
     // stageTimestamp, else requestReceivedTimestamp, else v1beta1's timestamp (eventTimestamp's choice).
     const timeField =
       spans[STAGE_AT * 2] !== -1 ? STAGE_AT : spans[RECEIVED_AT * 2] !== -1 ? RECEIVED_AT : LEGACY_TIMESTAMP;
     const recorded = this.#decode(line, timeField, encoding) as string | undefined;
     if (recorded === '') return undefined;
     const timestamp = recorded ?? new Date().toISOString();
-    const id = eventId(this.#context.cluster, { auditID, stage }, '');
+    const id = this.#eventId(line, encoding);
 
     out.startEvent('', line);
     if (this.#target.kind === 'data-stream') out.append(this.#dataStreamActionOpen);
@@ -363,6 +368,35 @@ export class BulkLineEncoder {
     this.#spans[field * 2 + 1] = end;
     this.#escaped[field] = flags & HAS_ESCAPE;
     return true;
+  }
+
+  /**
+   * eventId() of the event, hashed from the line's bytes when auditID and stage have no escapes: their text
+   * is then the UTF-8 of their values, which is what hashing the identity string digests.
+   */
+  #eventId(line: Buffer, encoding: BufferEncoding): string {
+    if (this.#escaped[AUDIT_ID] !== 0 || this.#escaped[STAGE] !== 0) {
+      const auditID = this.#decode(line, AUDIT_ID, encoding) as string;
+      const stage = this.#decode(line, STAGE, encoding) as string;
+      return eventId(this.#context.cluster, { auditID, stage }, '');
+    }
+    const spans = this.#spans;
+    const auditStart = (spans[AUDIT_ID * 2] as number) + 1;
+    const auditEnd = (spans[AUDIT_ID * 2 + 1] as number) - 1;
+    const stageStart = (spans[STAGE * 2] as number) + 1;
+    const stageEnd = (spans[STAGE * 2 + 1] as number) - 1;
+    const prefix = this.#identityPrefix;
+    const length = prefix.length + (auditEnd - auditStart) + 1 + (stageEnd - stageStart);
+    if (this.#identity.length < length) {
+      this.#identity = Buffer.alloc(Math.max(length, this.#identity.length * 2));
+      prefix.copy(this.#identity);
+    }
+    const identity = this.#identity;
+    let at = prefix.length;
+    for (let index = auditStart; index < auditEnd; index++) identity[at++] = line[index] as number;
+    identity[at++] = 0;
+    for (let index = stageStart; index < stageEnd; index++) identity[at++] = line[index] as number;
+    return eventIdOf(identity.subarray(0, length));
   }
 
   /** A field's value (a string, number or array of strings); undefined when the event does not have it. */

@@ -251,6 +251,30 @@ describe('BulkLineEncoder', () => {
     expect(expectFastPathAgrees(deep)).toBe(true);
   });
 
+  it('gives the event the id eventId() gives it, from the bytes: any cluster name, long and escaped ids', () => {
+    const lines = [
+      '{"auditID":"a","stage":"ResponseComplete","stageTimestamp":"2025-03-04T05:06:07.5Z"}',
+      `{"auditID":"${'x'.repeat(300)}","stage":"ResponseComplete","stageTimestamp":"2025-03-04T05:06:07.5Z"}`,
+      '{"auditID":"ü-😀","stage":"Response\u0043omplete","stageTimestamp":"2025-03-04T05:06:07.5Z"}',
+      '{"auditID":"b","stage":"RequestReceived","requestReceivedTimestamp":"2025-03-04T05:06:07.5Z"}',
+    ];
+    for (const cluster of ['prod-eu', 'prød ☸', '']) {
+      const context = { cluster, node: 'cp-1' };
+      const encoder = new BulkLineEncoder(DATA_STREAM, context);
+      for (const line of lines) {
+        const out = new ByteWriter(Buffer.alloc(64));
+        expect(encoder.encode(Buffer.from(line), origin(0), out)).toBeDefined();
+        const parsed = parseAuditLine(Buffer.from(line), origin(0), context);
+        if (!parsed.ok) throw new Error('a valid line');
+        const [action, document] = out.bytes().toString('utf8').split('\n');
+        const sentAction = JSON.parse(action ?? '') as { create: { _id: string } };
+        const sentDocument = JSON.parse(document ?? '') as { event: { id: string } };
+        expect(sentAction.create._id).toBe(parsed.event.id);
+        expect(sentDocument.event.id).toBe(parsed.event.id);
+      }
+    }
+  });
+
   it('uses the document of toDocument for the ECS part (sanity check of the comparison)', () => {
     const line =
       '{"auditID":"a","stage":"ResponseComplete","stageTimestamp":"2025-03-04T05:06:07.5Z","verb":"delete","responseStatus":{"code":403}}';
