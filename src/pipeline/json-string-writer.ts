@@ -23,6 +23,8 @@ WHITESPACE_ESCAPE[0x0d] = 0x72;
 
 /** Scratch kept between lines up to this size (a usual body is a few KB). */
 const RETAINED_BYTES = 1 << 20;
+/** Room made before a token's few bytes are written (an escape sequence writes at most 7). */
+const TOKEN_ROOM = 16;
 
 /**
  * Reusable: writes the JSON strings of values into its scratch buffer, which write() calls append to and
@@ -43,20 +45,26 @@ export class JsonStringWriter {
    * garbage: the caller drops it with clear()).
    */
   write(source: Uint8Array, start: number, to: number): number {
-    // Escaping at most doubles a byte; the quotes are the 2 more.
-    const needed = this.length + (to - start) * 2 + 2;
-    if (needed > this.bytes.length) {
-      const grown = new Uint8Array(Math.max(needed, this.bytes.length * 2));
-      grown.set(this.bytes.subarray(0, this.length));
-      this.bytes = grown;
-    }
-    const out = this.bytes;
-    out[this.length++] = QUOTE;
+    this.#room(TOKEN_ROOM);
+    this.bytes[this.length++] = QUOTE;
     // Depth 1: the value is a member of the line's object, as in ObjectScan.
     const end = this.#value(source, start, to, 1);
     if (end < 0) return -1;
-    out[this.length++] = QUOTE;
+    this.#room(TOKEN_ROOM);
+    this.bytes[this.length++] = QUOTE;
     return end;
+  }
+
+  /**
+   * Makes room for `bytes` more. The scratch grows as the string does (the value's end is not known before
+   * it is scanned): reserving twice the rest of the line up front cost a multi-MB event twice its size.
+   */
+  #room(bytes: number): void {
+    const needed = this.length + bytes;
+    if (needed <= this.bytes.length) return;
+    const grown = new Uint8Array(Math.max(needed, this.bytes.length * 2));
+    grown.set(this.bytes.subarray(0, this.length));
+    this.bytes = grown;
   }
 
   #value(source: Uint8Array, start: number, to: number, depth: number): number {
@@ -67,6 +75,7 @@ export class JsonStringWriter {
     if (code === OPEN_BRACKET) return this.#array(source, start, to, depth + 1);
     const end = skipScalar(source, start, to);
     if (end < 0) return -1;
+    this.#room(end - start);
     const out = this.bytes;
     let length = this.length;
     for (let at = start; at < end; at++) out[length++] = source[at] as number;
@@ -76,6 +85,7 @@ export class JsonStringWriter {
 
   #object(source: Uint8Array, start: number, to: number, depth: number): number {
     if (depth > MAX_DEPTH) return -1;
+    if (this.length + TOKEN_ROOM > this.bytes.length) this.#room(TOKEN_ROOM);
     this.bytes[this.length++] = OPEN_BRACE;
     let at = this.#whitespace(source, start + 1, to);
     if (at < to && source[at] === CLOSE_BRACE) {
@@ -88,6 +98,7 @@ export class JsonStringWriter {
       if (at < 0) return -1;
       at = this.#whitespace(source, at, to);
       if (at >= to || source[at] !== COLON) return -1;
+      if (this.length + TOKEN_ROOM > this.bytes.length) this.#room(TOKEN_ROOM);
       this.bytes[this.length++] = COLON;
       at = this.#value(source, this.#whitespace(source, at + 1, to), to, depth);
       if (at < 0) return -1;
@@ -98,6 +109,7 @@ export class JsonStringWriter {
 
   #array(source: Uint8Array, start: number, to: number, depth: number): number {
     if (depth > MAX_DEPTH) return -1;
+    if (this.length + TOKEN_ROOM > this.bytes.length) this.#room(TOKEN_ROOM);
     this.bytes[this.length++] = OPEN_BRACKET;
     let at = this.#whitespace(source, start + 1, to);
     if (at < to && source[at] === CLOSE_BRACKET) {
@@ -121,22 +133,33 @@ export class JsonStringWriter {
     if (at >= to) return -1;
     const code = source[at] as number;
     if (code !== close && code !== COMMA) return -1;
+    if (this.length + TOKEN_ROOM > this.bytes.length) this.#room(TOKEN_ROOM);
     this.bytes[this.length++] = code;
     return code === close ? -(at + 2) : this.#whitespace(source, at + 1, to);
   }
 
   /** A string: its quotes and backslashes written escaped, the rest as it is. */
   #string(source: Uint8Array, start: number, to: number): number {
-    const out = this.bytes;
+    if (this.length + TOKEN_ROOM > this.bytes.length) this.#room(TOKEN_ROOM);
+    let out = this.bytes;
     let length = this.length;
     out[length++] = BACKSLASH;
     out[length++] = QUOTE;
     let at = start + 1;
     for (;;) {
+      // Plain bytes are copied one for one: the loop stops where the scratch would be full, to grow it.
+      let stop = at + (out.length - length - TOKEN_ROOM);
+      if (stop > to) stop = to;
       let code = 0;
-      while (at < to && (code = source[at] as number) >= SPACE && code !== QUOTE && code !== BACKSLASH) {
+      while (at < stop && (code = source[at] as number) >= SPACE && code !== QUOTE && code !== BACKSLASH) {
         out[length++] = code;
         at++;
+      }
+      if (at >= stop && stop < to) {
+        this.length = length;
+        this.#room(TOKEN_ROOM + (to - at < 4096 ? to - at : 4096));
+        out = this.bytes;
+        continue;
       }
       if (at >= to || code < SPACE) return -1;
       if (code === QUOTE) {
@@ -163,6 +186,7 @@ export class JsonStringWriter {
       const code = source[at] as number;
       const escaped = code === SPACE ? SPACE : (WHITESPACE_ESCAPE[code] as number);
       if (escaped === 0) return at;
+      this.#room(2);
       if (code !== SPACE) this.bytes[this.length++] = BACKSLASH;
       this.bytes[this.length++] = escaped;
       at++;
