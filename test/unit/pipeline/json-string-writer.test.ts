@@ -35,7 +35,7 @@ describe('JsonStringWriter', () => {
       // Strings around the initial scratch size and its doublings, escapes anywhere in them.
       const length = [4000, 8100, 16_300][trial % 3] as number;
       let inner = '';
-      while (inner.length < length + random.int(200)) inner += pieces[random.int(pieces.length)];
+      while (inner.length < length + random.int(200)) inner += pieces[random.int(pieces.length)] as string;
       const short = pieces.join('');
       const text = trial % 2 === 0 ? `"${inner}"` : `{"k":["${inner}",{"m":"${short}"}]}`;
       const { end, string } = written(text, random.int(5000));
