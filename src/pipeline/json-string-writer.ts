@@ -36,7 +36,9 @@ export class JsonStringWriter {
 
   clear(): void {
     this.length = 0;
-    if (this.bytes.length > RETAINED_BYTES) this.bytes = new Uint8Array(4096);
+    // transfer() hands the memory back at once; a dropped buffer would wait for a GC that external memory
+    // triggers only after tens of MB (a multi-MB body per batch piled up that much).
+    if (this.bytes.length > RETAINED_BYTES) this.bytes = new Uint8Array(this.bytes.buffer.transfer(4096));
   }
 
   /**
@@ -62,9 +64,8 @@ export class JsonStringWriter {
   #room(bytes: number): void {
     const needed = this.length + bytes;
     if (needed <= this.bytes.length) return;
-    const grown = new Uint8Array(Math.max(needed, this.bytes.length * 2));
-    grown.set(this.bytes.subarray(0, this.length));
-    this.bytes = grown;
+    // transfer() copies what was written and frees the old memory now, not at a later GC.
+    this.bytes = new Uint8Array(this.bytes.buffer.transfer(Math.max(needed, this.bytes.length * 2)));
   }
 
   #value(source: Uint8Array, start: number, to: number, depth: number): number {
