@@ -7,10 +7,16 @@ const MIN_BYTES = 256 * 1024;
 export class BufferPool {
   readonly #free: ArrayBuffer[] = [];
   readonly #maxFree: number;
+  readonly #maxKeptBytes: number;
 
-  /** `maxFree`: how many released buffers are kept for reuse; more are left to the GC. */
-  constructor(maxFree: number) {
+  /**
+   * `maxFree`: how many released buffers are kept for reuse; more are left to the GC. `maxKeptBytes`: larger
+   * ones are freed at once, not kept: a batch with a multi-MB event would otherwise keep its buffers' pages
+   * resident for good (the pool keeps the largest), and a long catch-up run met such batches one after another.
+   */
+  constructor(maxFree: number, maxKeptBytes = Number.POSITIVE_INFINITY) {
     this.#maxFree = maxFree;
+    this.#maxKeptBytes = maxKeptBytes;
   }
 
   /** A buffer of at least `minBytes` (its whole ArrayBuffer, which can be transferred to a worker). */
@@ -33,6 +39,11 @@ export class BufferPool {
   release(view: Uint8Array): void {
     const buffer = view.buffer;
     if (!(buffer instanceof ArrayBuffer) || buffer.byteLength === 0 || this.#free.includes(buffer)) return;
+    if (buffer.byteLength > this.#maxKeptBytes) {
+      // transfer() frees the memory now; dropped, it would wait for a GC that external memory is slow to start.
+      buffer.transfer(0);
+      return;
+    }
     if (this.#maxFree === 0) return;
     if (this.#free.length < this.#maxFree) {
       this.#free.push(buffer);

@@ -21,6 +21,8 @@ import type { EnrichContext } from './enrich.ts';
 import { type EncodedEvents, selectEvents } from './payload.ts';
 
 const MiB = 1024 * 1024;
+/** The largest batch buffer the lane keeps for reuse: a usual batch's wire form is a few MB. */
+const KEPT_BUFFER_BYTES = 8 * MiB;
 
 export interface LaneOptions {
   readonly batch: { readonly maxEvents: number; readonly maxBytes: number; readonly maxWaitMs: number };
@@ -117,7 +119,7 @@ export class Lane {
     this.#options = options;
     this.#deps = deps;
     // Free buffers kept: the batches in flight and the one being filled take them back out.
-    this.#buffers = new BufferPool(options.maxInFlightBatches + 1);
+    this.#buffers = new BufferPool(options.maxInFlightBatches + 1, KEPT_BUFFER_BYTES);
     this.#builder = this.#newBuilder();
   }
 

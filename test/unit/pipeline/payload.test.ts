@@ -51,4 +51,17 @@ describe('BufferPool', () => {
     pool.release(detached);
     expect(pool.acquire(1).buffer).not.toBe(detached.buffer);
   });
+
+  it('frees a buffer above maxKeptBytes at once instead of keeping it', () => {
+    const pool = new BufferPool(4, 1024 * 1024);
+    const huge = pool.acquire(3 * 1024 * 1024);
+    const usual = pool.acquire(512 * 1024);
+    const hugeBuffer = huge.buffer;
+    pool.release(huge);
+    pool.release(usual);
+    // Its memory is gone (the ArrayBuffer detached), and the pool hands out the one it kept.
+    expect(hugeBuffer.byteLength).toBe(0);
+    expect(pool.acquire(1).buffer).toBe(usual.buffer);
+    expect(pool.acquire(2 * 1024 * 1024).byteLength).toBe(2 * 1024 * 1024);
+  });
 });
