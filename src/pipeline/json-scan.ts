@@ -4,7 +4,7 @@
 // false means invalid or merely unusual (not an object, nested deeper than MAX_DEPTH), and the caller then
 // takes the JSON.parse path, which also words the error. UTF-8 validity is the caller's check (isUtf8).
 
-import { MAX_DEPTH, skipEscape, skipScalar } from './json-tokens.ts';
+import { endOfContainer, isSameBytes, MAX_DEPTH, skipEscape, skipScalar } from './json-tokens.ts';
 import { JsonStringWriter } from './json-string-writer.ts';
 
 /** The member's key has a dot or an escape, is empty or starts with whitespace: not copyable as it is. */
@@ -175,13 +175,7 @@ export class ObjectScan {
 
   /** Whether the key text at [start, end) (its closing quote at end - 1) is one of the stringified keys. */
   #isStringified(bytes: Uint8Array, start: number, end: number): boolean {
-    const length = end - 1 - start;
-    for (const key of this.#stringifiedKeys) {
-      if (key.length !== length) continue;
-      let index = 0;
-      while (index < length && bytes[start + index] === key[index]) index++;
-      if (index === length) return true;
-    }
+    for (const key of this.#stringifiedKeys) if (isSameBytes(bytes, start, end - 1, key)) return true;
     return false;
   }
 
@@ -312,11 +306,6 @@ function nextMember(bytes: Uint8Array, start: number, to: number, close: number)
   if (code === close) return -(at + 2);
   if (code !== COMMA) return -1;
   return skipWhitespace(bytes, at + 1, to);
-}
-
-/** A container scan's result from nextMember's negative answer: the index after the close, or -1. */
-function endOfContainer(answer: number): number {
-  return answer === -1 ? -1 : -answer - 1;
 }
 
 function skipWhitespace(bytes: Uint8Array, start: number, to: number): number {

@@ -3,7 +3,7 @@
 // the bytes instead of a validating scan and then an escaping one; bodies are most of a large event's bytes.
 // The grammar is json-scan.ts's (RFC 8259, as strictly as JSON.parse); UTF-8 validity is the caller's check.
 
-import { MAX_DEPTH, skipEscape, skipScalar } from './json-tokens.ts';
+import { endOfContainer, MAX_DEPTH, skipEscape, skipScalar } from './json-tokens.ts';
 
 const SPACE = 0x20;
 const QUOTE = 0x22;
@@ -104,7 +104,7 @@ export class JsonStringWriter {
       at = this.#value(source, this.#whitespace(source, at + 1, to), to, depth);
       if (at < 0) return -1;
       at = this.#nextMember(source, at, to, CLOSE_BRACE);
-      if (at < 0) return at === -1 ? -1 : -at - 1;
+      if (at < 0) return endOfContainer(at);
     }
   }
 
@@ -121,7 +121,7 @@ export class JsonStringWriter {
       at = this.#value(source, at, to, depth);
       if (at < 0) return -1;
       at = this.#nextMember(source, at, to, CLOSE_BRACKET);
-      if (at < 0) return at === -1 ? -1 : -at - 1;
+      if (at < 0) return endOfContainer(at);
     }
   }
 

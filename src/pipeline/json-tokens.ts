@@ -79,3 +79,19 @@ function skipDigits(bytes: Uint8Array, start: number, to: number): number {
 function isDigit(code: number): boolean {
   return code >= 0x30 && code <= 0x39;
 }
+
+/**
+ * A container's result from the negative answer of a scan's after-member step, which encodes the container's
+ * close at index i as -(i + 2) and an error as -1: the index after the close, or -1.
+ */
+export function endOfContainer(answer: number): number {
+  return answer === -1 ? -1 : -answer - 1;
+}
+
+/** Whether bytes[start, end) holds `expected` (short keys: a loop beats a native call). */
+export function isSameBytes(bytes: Uint8Array, start: number, end: number, expected: Uint8Array): boolean {
+  if (end - start !== expected.length) return false;
+  for (let index = 0; index < expected.length; index++)
+    if (bytes[start + index] !== expected[index]) return false;
+  return true;
+}

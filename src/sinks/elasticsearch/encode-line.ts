@@ -26,6 +26,7 @@ import {
   VALUE_END,
   VALUE_START,
 } from '../../pipeline/json-scan.ts';
+import { isSameBytes } from '../../pipeline/json-tokens.ts';
 import type { ByteWriter } from '../../pipeline/wire-writer.ts';
 import { DATASET } from './dataset.ts';
 import {
@@ -802,11 +803,4 @@ function knownKey(line: Buffer, keyStart: number, keyEnd: number): KnownKey | un
   if (candidates === undefined) return undefined;
   for (const known of candidates) if (isSameBytes(line, keyStart, keyEnd, known.bytes)) return known;
   return undefined;
-}
-
-/** Whether line[start, end) holds `bytes` (short keys: a loop beats a native call). */
-function isSameBytes(line: Buffer, start: number, end: number, bytes: Buffer): boolean {
-  if (end - start !== bytes.length) return false;
-  for (let index = 0; index < bytes.length; index++) if (line[start + index] !== bytes[index]) return false;
-  return true;
 }
