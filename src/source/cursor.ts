@@ -4,7 +4,7 @@
 // one item, in order; a file's items never interleave with another file's partial line.
 import type { FileHandle } from 'node:fs/promises';
 import { FINGERPRINT_MAX_BYTES } from './identity.ts';
-import { GzipReader } from './gzip-reader.ts';
+import { GzipCutShortError, GzipReader } from './gzip-reader.ts';
 import { LineSplitter } from './line-splitter.ts';
 import type { LineSource, SourceItem } from './source.ts';
 import type { TrackedFile } from './tracked-file.ts';
@@ -33,6 +33,11 @@ export interface CursorHost {
   onSkipped(file: TrackedFile, start: number, end: number): void;
   /** A .gz was read to its end: its exact uncompressed size. */
   onCompressedEnd(file: TrackedFile, size: number): void;
+  /**
+   * A .gz ended without its trailer after `compressedBytes`: how long to wait before looking again (a
+   * .gz still being written), or undefined when it has stopped growing for too long (damaged).
+   */
+  onCompressedCutShort(file: TrackedFile, compressedBytes: number): number | undefined;
   /** A file cannot be read any further (corrupt gzip, I/O error) from `offset` on. */
   onUnreadable(file: TrackedFile, offset: number, error: unknown): void;
   onCursorClosed(cursor: LaneCursor): void;
@@ -44,6 +49,8 @@ interface LaneFileState {
   readonly splitter: LineSplitter;
   generation: number;
   gzip: GzipReader | undefined;
+  /** Compressed bytes there were when the .gz last ran out before its end; reading resumes once there are more. */
+  cutShortAt: number | undefined;
   /** Read to the end of a file that no longer grows. */
   done: boolean;
 }
@@ -144,6 +151,7 @@ export class LaneCursor implements LineSource {
         splitter: new LineSplitter(file.ref, offset, { maxLineBytes: this.#host.maxLineBytes }),
         generation: file.generation,
         gzip: undefined,
+        cutShortAt: undefined,
         done: false,
       };
       this.#states.set(file, state);
@@ -188,8 +196,9 @@ export class LaneCursor implements LineSource {
       }
       this.#nextReadBytes = bytesRead === buffer.length ? this.#host.readChunkBytes : SMALL_READ_BYTES;
       // Widen a young file's fingerprint to what was read before any of it can be acknowledged: an offset
-      // beyond the fingerprint would let another content at the same inode (copytruncate) pass for it.
-      if (wasActive && head.length < FINGERPRINT_MAX_BYTES && state.offset <= head.length) {
+      // beyond the fingerprint would let another content at the same inode (copytruncate, a recycled
+      // inode) pass for it. A file rotated before any scan widened it is young too.
+      if (head.length < FINGERPRINT_MAX_BYTES && state.offset <= head.length) {
         const end = Math.min(FINGERPRINT_MAX_BYTES, state.offset + bytesRead);
         if (end > head.length) {
           this.#host.onHeadRead(
@@ -213,7 +222,12 @@ export class LaneCursor implements LineSource {
     const handle = file.handle;
     if (handle === undefined) return 'wait';
     if (state.gzip === undefined || state.generation !== file.generation) {
+      if (state.cutShortAt !== undefined && state.generation === file.generation) {
+        const waited = await this.#awaitCompressedInput(file, state, handle);
+        if (waited !== undefined) return waited;
+      }
       state.gzip?.close();
+      // Decompresses from the start again and skips to where this lane is (gzip cannot seek).
       state.gzip = new GzipReader(handle, state.offset, this.#host.readChunkBytes);
       state.generation = file.generation;
     }
@@ -225,7 +239,15 @@ export class LaneCursor implements LineSource {
       gzip.close();
       if (this.#closed || state.gzip !== gzip) return 'progress';
       state.gzip = undefined;
-      if (file.handle === handle && file.state !== 'lost') this.#host.onUnreadable(file, state.offset, error);
+      if (file.handle !== handle || file.state === 'lost') return 'progress';
+      if (error instanceof GzipCutShortError) {
+        // Everything decompressible was handed out; the rest may still be being written.
+        state.cutShortAt = error.compressedBytes;
+        const waitMs = this.#host.onCompressedCutShort(file, error.compressedBytes);
+        if (waitMs !== undefined) return waitMs;
+        state.cutShortAt = undefined;
+      }
+      this.#host.onUnreadable(file, state.offset, error);
       return 'progress';
     }
     if (state.gzip !== gzip || file.state === 'lost') return 'progress';
@@ -240,6 +262,40 @@ export class LaneCursor implements LineSource {
     gzip.close();
     state.gzip = undefined;
     return this.#finishFile(file, state);
+  }
+
+  /**
+   * A .gz that ran out before its end: decompressing it again is only worth it once it has grown.
+   * Undefined when it has (read on); otherwise how long to wait, or 'progress' once given up on.
+   */
+  async #awaitCompressedInput(
+    file: TrackedFile,
+    state: LaneFileState,
+    handle: FileHandle,
+  ): Promise<number | 'progress' | undefined> {
+    const cutShortAt = state.cutShortAt ?? 0;
+    let compressedBytes: number;
+    try {
+      compressedBytes = (await handle.stat()).size;
+    } catch (error) {
+      if (this.#closed || file.handle !== handle || file.state === 'lost') return 'progress';
+      this.#host.onUnreadable(file, state.offset, error);
+      return 'progress';
+    }
+    if (file.handle !== handle || file.state === 'lost') return 'progress';
+    if (compressedBytes > cutShortAt) {
+      state.cutShortAt = undefined;
+      return undefined;
+    }
+    const waitMs = this.#host.onCompressedCutShort(file, compressedBytes);
+    if (waitMs !== undefined) return waitMs;
+    state.cutShortAt = undefined;
+    this.#host.onUnreadable(
+      file,
+      state.offset,
+      new GzipCutShortError(compressedBytes, new Error('The .gz stopped growing without its trailer')),
+    );
+    return 'progress';
   }
 
   /** At the end of a file that no longer grows: flush its last line and move on. */

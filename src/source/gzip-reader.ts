@@ -8,6 +8,21 @@ import { createGunzip, type Gunzip } from 'node:zlib';
 
 const INPUT_BLOCK_BYTES = 64 * 1024;
 
+/**
+ * The compressed input ended before the gzip stream did: a .gz still being written (lumberjack and
+ * logrotate write it in place), or one cut short for good. Only time tells which.
+ */
+export class GzipCutShortError extends Error {
+  /** Compressed bytes there were to read. */
+  readonly compressedBytes: number;
+
+  constructor(compressedBytes: number, cause: Error) {
+    super(`The gzip stream ends without its trailer after ${compressedBytes} compressed bytes`, { cause });
+    this.name = 'GzipCutShortError';
+    this.compressedBytes = compressedBytes;
+  }
+}
+
 export interface GzipPiece {
   /** Uncompressed offset of data[0]. */
   readonly offset: number;
@@ -43,13 +58,20 @@ export class GzipReader {
       this.#ended = true;
       this.#notify();
     });
-    this.#gunzip.on('error', (error) => {
-      this.#error = error;
+    this.#gunzip.on('error', (error: NodeJS.ErrnoException) => {
+      // zlib reports an input that stops mid-stream as Z_BUF_ERROR ("unexpected end of file").
+      this.#error =
+        this.#inputDone && error.code === 'Z_BUF_ERROR'
+          ? new GzipCutShortError(this.#inputOffset, error)
+          : error;
       this.#notify();
     });
   }
 
-  /** The next piece at or after the skip offset; undefined at the end of the content. Rejects on corrupt data. */
+  /**
+   * The next piece at or after the skip offset; undefined at the end of the content. Rejects on corrupt
+   * data, and with GzipCutShortError once the pieces there are run out before the stream's end.
+   */
   async read(): Promise<GzipPiece | undefined> {
     for (;;) {
       if (this.#outputHead < this.#output.length) {

@@ -148,6 +148,8 @@ const DEFAULT_ROTATED_SETTLE_MS = 1000;
 /** While newer files wait for an older one, how often to look whether it has turned up. */
 const HOLD_RECHECK_MS = 100;
 const DEFAULT_MISSING_FILE_GRACE_MS = 5000;
+/** How often a .gz that ended without its trailer is looked at again while it may still be written. */
+const CUT_SHORT_RECHECK_MS = 100;
 const DEFAULT_FINISHED_RETENTION_MS = 10 * 60_000;
 const MAX_LOST_SHOWN = 50;
 
@@ -175,6 +177,11 @@ export class AuditLogTailer implements CursorHost {
   readonly #pendingStored = new Map<string, { readonly entry: FileCheckpoint; readonly sinceMs: number }>();
   /** Backups of unknown content still being written (a .gz in progress), by path: first seen at. */
   readonly #incompleteBackups = new Map<string, number>();
+  /**
+   * Backups whose content is that of a file given up as lost (a damaged .gz, or its plain twin), by
+   * dev:ino, as last seen: not read again, or what was read of them would be sent twice.
+   */
+  readonly #lostCopies = new Map<string, { size: number; mtimeMs: number; lastSeenScan: number }>();
   /** Backups already waited for once (bounded by the number of backup names seen in a run). */
   readonly #waitedForBackups = new Set<string>();
   #holdTimer: NodeJS.Timeout | undefined;
@@ -331,10 +338,11 @@ export class AuditLogTailer implements CursorHost {
     });
   }
 
-  /** CursorHost: widens a young active file's fingerprint to the head a read saw, and persists it. */
+  /** CursorHost: widens a young file's fingerprint to the head a read saw, and persists it. */
   onHeadRead(file: TrackedFile, head: Buffer): void {
     // A scan or another cursor may have widened it already; a head that disagrees is the scan's to sort out.
-    if (file.state !== 'active' || head.length <= file.head.length) return;
+    if (file.state !== 'active' && file.state !== 'rotated') return;
+    if (file.compressed || head.length <= file.head.length) return;
     if (!head.subarray(0, file.head.length).equals(file.head)) return;
     file.head = head;
     file.fingerprint = sha256Hex(head);
@@ -367,11 +375,24 @@ export class AuditLogTailer implements CursorHost {
   }
 
   onCompressedEnd(file: TrackedFile, size: number): void {
+    file.cutShort = undefined;
     if (file.sizeIsExact && file.size === size) return;
     file.size = size;
     file.sizeIsExact = true;
     this.#persist(file);
     this.requestScan();
+  }
+
+  onCompressedCutShort(file: TrackedFile, compressedBytes: number): number | undefined {
+    const now = Date.now();
+    const previous = file.cutShort;
+    if (previous === undefined || compressedBytes > previous.compressedBytes) {
+      file.cutShort = { sinceMs: now, compressedBytes };
+    }
+    const graceMs = this.#options.missingFileGraceMs ?? DEFAULT_MISSING_FILE_GRACE_MS;
+    const waitedMs = now - (file.cutShort?.sinceMs ?? now);
+    if (waitedMs >= graceMs) return undefined;
+    return Math.min(CUT_SHORT_RECHECK_MS, graceMs - waitedMs);
   }
 
   onUnreadable(file: TrackedFile, offset: number, error: unknown): void {
@@ -631,6 +652,11 @@ export class AuditLogTailer implements CursorHost {
         }
         continue;
       }
+      const lostCopy = this.#lostCopies.get(devInoOf(candidate));
+      if (lostCopy?.size === candidate.size && lostCopy.mtimeMs === candidate.mtimeMs) {
+        lostCopy.lastSeenScan = scanId;
+        continue;
+      }
       const alias = this.#aliases.get(devInoOf(candidate));
       if (alias) {
         alias.lastSeenScan = scanId;
@@ -646,7 +672,8 @@ export class AuditLogTailer implements CursorHost {
       }
       unknown.push(candidate);
     }
-    if (unknown.length > 0) await this.#widenYoungHeads();
+    // Also when nothing is unknown: a file rotated between two scans was never widened at the active path.
+    await this.#widenYoungHeads();
     // Oldest first: the order they are adopted in is the order they are read in.
     for (const candidate of sortBackups(unknown)) {
       if (await this.#inspectUnknownBackup(candidate, scanId)) changed = true;
@@ -692,6 +719,19 @@ export class AuditLogTailer implements CursorHost {
         lastSeenScan: scanId,
       });
       owner.markSeen(scanId);
+      await handle.close();
+      return false;
+    }
+    if (
+      this.#lost.some(
+        (lost) => lost.head.length >= MIN_CONTENT_MATCH_BYTES && startsWith(head.bytes, lost.head),
+      )
+    ) {
+      this.#lostCopies.set(devInoOf(candidate), {
+        size: candidate.size,
+        mtimeMs: candidate.mtimeMs,
+        lastSeenScan: scanId,
+      });
       await handle.close();
       return false;
     }
@@ -1018,6 +1058,8 @@ export class AuditLogTailer implements CursorHost {
     for (const [devIno, alias] of this.#aliases) {
       if (alias.lastSeenScan !== scanId || !this.#files.has(alias.key)) this.#aliases.delete(devIno);
     }
+    for (const [devIno, copy] of this.#lostCopies)
+      if (copy.lastSeenScan !== scanId) this.#lostCopies.delete(devIno);
     this.#expirePendingStored(Date.now());
     return changed;
   }

@@ -38,6 +38,11 @@ export class TrackedFile {
   unlinkReported = false;
   /** Set while a truncated file waits for its copy to show up (copytruncate); no descriptor then. */
   awaitingCopySinceMs: number | undefined = undefined;
+  /**
+   * A .gz whose compressed bytes ran out before its stream ended: since when, and how many bytes
+   * there were then. More bytes since mean it is still being written; none for the grace period, damaged.
+   */
+  cutShort: { sinceMs: number; compressedBytes: number } | undefined = undefined;
   ref: FileRef;
 
   constructor(init: {

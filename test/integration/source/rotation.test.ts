@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { readdir, rename, stat, truncate, writeFile, unlink } from 'node:fs/promises';
+import { appendFile, readdir, rename, stat, truncate, writeFile, unlink } from 'node:fs/promises';
 import {
   Harness,
   auditLine,
@@ -79,6 +79,32 @@ describe('rename + create (the API server rotation)', () => {
     // Finished backups are closed, the active one is still followed.
     await waitFor(() => r.tailer.files().filter((f) => f.state === 'rotated').length === 0);
     expect(rig.tailer.files().filter((f) => f.state === 'active')).toHaveLength(1);
+  });
+
+  it('fingerprints a file that was empty when found and rotated before any scan saw it grow, before acknowledging it', async () => {
+    await h.write('audit.log', '');
+    rig = await startTailer(h, { noCursors: true });
+    const r = rig;
+    await waitFor(() => r.tailer.files().length === 1, { message: 'the empty active file' });
+    // Filled and rotated at once (a busy API server fills a file between two scans).
+    await h.append('audit.log', range(0, 1));
+    await appendFile(
+      h.path('audit.log'),
+      range(1, 300)
+        .map((line) => `${line}\n`)
+        .join(''),
+    );
+    await rename(h.path('audit.log'), h.path('audit-2026-12-03T10-00-00.000.log'));
+    await h.write('audit.log', '');
+    await waitFor(() => r.tailer.files().length === 2, { message: 'the rotation seen' });
+    rig.attach('a');
+    rig.attach('b');
+    await waitForLines(rig, 300);
+    await waitFor(() => r.tailer.files().every((f) => f.state !== 'rotated'), { message: 'backup finished' });
+    const backup = r.store.files.find((entry) => entry.path.endsWith('.000.log'));
+    expect(Object.keys(backup?.offsets ?? {}).sort()).toEqual(['a', 'b']);
+    // Offsets past the fingerprint would let any other content on a recycled inode pass for this file.
+    expect(backup?.fingerprintBytes).toBe(1024);
   });
 
   it('reads a backup gzipped and deleted while the plain file is held open, and does not read the .gz again', async () => {
