@@ -722,11 +722,7 @@ export class AuditLogTailer implements CursorHost {
       await handle.close();
       return false;
     }
-    if (
-      this.#lost.some(
-        (lost) => lost.head.length >= MIN_CONTENT_MATCH_BYTES && startsWith(head.bytes, lost.head),
-      )
-    ) {
+    if (this.#lost.some((lost) => holdsContentOf(head.bytes, lost))) {
       this.#lostCopies.set(devInoOf(candidate), {
         size: candidate.size,
         mtimeMs: candidate.mtimeMs,
@@ -1233,7 +1229,7 @@ export class AuditLogTailer implements CursorHost {
 
   #findByContent(head: Buffer): TrackedFile | undefined {
     for (const file of this.#files.values()) {
-      if (file.head.length >= MIN_CONTENT_MATCH_BYTES && startsWith(head, file.head)) return file;
+      if (holdsContentOf(head, file)) return file;
     }
     return undefined;
   }
@@ -1353,6 +1349,11 @@ export class AuditLogTailer implements CursorHost {
 
 function devInoOf(candidate: Candidate): string {
   return `${candidate.dev}:${candidate.ino}`;
+}
+
+/** True when content starting with `head` is a copy (plain or .gz) of `file`'s. */
+function holdsContentOf(head: Buffer, file: TrackedFile): boolean {
+  return file.head.length >= MIN_CONTENT_MATCH_BYTES && startsWith(head, file.head);
 }
 
 function startsWith(data: Buffer, prefix: Buffer): boolean {

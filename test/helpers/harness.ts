@@ -151,6 +151,11 @@ export class AuditWriter {
   }
 }
 
+/** auditLine(from) … auditLine(to - 1). */
+export function auditLines(from: number, to: number): string[] {
+  return Array.from({ length: to - from }, (_, i) => auditLine(from + i));
+}
+
 /** Unique, recognisable audit-like lines: line(7) = {"auditID":"00000007",...}. */
 export function auditLine(n: number, padBytes = 100): string {
   return JSON.stringify({

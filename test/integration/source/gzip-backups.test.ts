@@ -4,7 +4,14 @@
 import { appendFile } from 'node:fs/promises';
 import { gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Harness, auditLine, startTailer, waitFor, type TailerRig } from '../../helpers/harness.ts';
+import {
+  Harness,
+  auditLine,
+  auditLines,
+  startTailer,
+  waitFor,
+  type TailerRig,
+} from '../../helpers/harness.ts';
 
 let h: Harness;
 let rig: TailerRig | undefined;
@@ -21,10 +28,6 @@ afterEach(async () => {
 
 const BACKUP = 'audit-2026-12-03T10-00-00.000.log.gz';
 
-function range(from: number, to: number): string[] {
-  return Array.from({ length: to - from }, (_, i) => auditLine(from + i));
-}
-
 function gzipOf(lines: readonly string[]): Buffer {
   // Level 0 (stored blocks): what has been written decompresses at once, as with a slow writer.
   return gzipSync(`${lines.join('\n')}\n`, { level: 0 });
@@ -34,7 +37,7 @@ const settle = (ms: number): Promise<void> => new Promise((resolve) => setTimeou
 
 describe('gzip backups that are not whole', () => {
   it('reads a .gz still being written once it is complete: nothing lost, nothing twice', async () => {
-    const compressed = gzipOf(range(0, 2000));
+    const compressed = gzipOf(auditLines(0, 2000));
     const cut = Math.floor(compressed.length * 0.4);
     await h.write(BACKUP, compressed.subarray(0, cut));
     await h.write('audit.log', `${auditLine(2000)}\n`);
@@ -47,13 +50,13 @@ describe('gzip backups that are not whole', () => {
       message: 'every line in both sinks',
     });
     await settle(300);
-    expect(rig.lines('a')).toEqual(range(0, 2001));
-    expect(rig.lines('b')).toEqual(range(0, 2001));
+    expect(rig.lines('a')).toEqual(auditLines(0, 2001));
+    expect(rig.lines('b')).toEqual(auditLines(0, 2001));
     expect(rig.losses).toEqual([]);
   });
 
   it('reads the whole lines of a .gz cut short for good once, and reports the rest lost once', async () => {
-    const lines = range(0, 2000);
+    const lines = auditLines(0, 2000);
     const compressed = gzipOf(lines);
     await h.write(BACKUP, compressed.subarray(0, Math.floor(compressed.length * 0.5)));
     await h.write('audit.log', `${auditLine(2000)}\n`);

@@ -3,6 +3,7 @@ import { appendFile, readdir, rename, stat, truncate, writeFile, unlink } from '
 import {
   Harness,
   auditLine,
+  auditLines,
   recordingLogger,
   startTailer,
   waitFor,
@@ -22,10 +23,6 @@ afterEach(async () => {
   rig = undefined;
   await h.cleanup();
 });
-
-function range(from: number, to: number): string[] {
-  return Array.from({ length: to - from }, (_, i) => auditLine(from + i));
-}
 
 async function writeLines(writer: AuditWriter, from: number, to: number): Promise<void> {
   for (let n = from; n < to; n++) await writer.writeLine(auditLine(n));
@@ -52,8 +49,8 @@ describe('rename + create (the API server rotation)', () => {
     await writeLines(writer, 3000, 3100);
     await writer.close();
     await waitForLines(rig, 3100);
-    expect(rig.lines('a')).toEqual(range(0, 3100));
-    expect(rig.lines('b')).toEqual(range(0, 3100));
+    expect(rig.lines('a')).toEqual(auditLines(0, 3100));
+    expect(rig.lines('b')).toEqual(auditLines(0, 3100));
     expect(rig.losses).toEqual([]);
     expect(rig.rotations.length).toBeGreaterThanOrEqual(1);
   });
@@ -74,8 +71,8 @@ describe('rename + create (the API server rotation)', () => {
     await writeLines(writer, 2100, 2200);
     await writer.close();
     await waitForLines(rig, 2200);
-    expect(rig.lines('a')).toEqual(range(0, 2200));
-    expect(rig.lines('b')).toEqual(range(0, 2200));
+    expect(rig.lines('a')).toEqual(auditLines(0, 2200));
+    expect(rig.lines('b')).toEqual(auditLines(0, 2200));
     // Finished backups are closed, the active one is still followed.
     await waitFor(() => r.tailer.files().filter((f) => f.state === 'rotated').length === 0);
     expect(rig.tailer.files().filter((f) => f.state === 'active')).toHaveLength(1);
@@ -87,10 +84,10 @@ describe('rename + create (the API server rotation)', () => {
     const r = rig;
     await waitFor(() => r.tailer.files().length === 1, { message: 'the empty active file' });
     // Filled and rotated at once (a busy API server fills a file between two scans).
-    await h.append('audit.log', range(0, 1));
+    await h.append('audit.log', auditLines(0, 1));
     await appendFile(
       h.path('audit.log'),
-      range(1, 300)
+      auditLines(1, 300)
         .map((line) => `${line}\n`)
         .join(''),
     );
@@ -126,8 +123,8 @@ describe('rename + create (the API server rotation)', () => {
     expect((await readdir(h.dir)).some((name) => name.endsWith('.gz'))).toBe(true);
     await h.append('audit.log', [auditLine(1200)]);
     await waitForLines(rig, 1201);
-    expect(rig.lines('a')).toEqual(range(0, 1201));
-    expect(rig.lines('b')).toEqual(range(0, 1201));
+    expect(rig.lines('a')).toEqual(auditLines(0, 1201));
+    expect(rig.lines('b')).toEqual(auditLines(0, 1201));
     expect(rig.losses).toEqual([]);
   });
 });
@@ -149,8 +146,8 @@ describe('rotations while the forwarder was down', () => {
     await writeLines(writer, 1600, 1700);
     await writer.close();
     await waitForLines(rig, 1200);
-    expect(rig.lines('a')).toEqual(range(500, 1700));
-    expect(rig.lines('b')).toEqual(range(500, 1700));
+    expect(rig.lines('a')).toEqual(auditLines(500, 1700));
+    expect(rig.lines('b')).toEqual(auditLines(500, 1700));
     expect(rig.losses).toEqual([]);
   });
 
@@ -174,8 +171,8 @@ describe('rotations while the forwarder was down', () => {
     await writeLines(writer, 450, 500);
     await writer.close();
     await waitForLines(rig, 400);
-    expect(rig.lines('a')).toEqual(range(100, 500));
-    expect(rig.lines('b')).toEqual(range(100, 500));
+    expect(rig.lines('a')).toEqual(auditLines(100, 500));
+    expect(rig.lines('b')).toEqual(auditLines(100, 500));
     expect(rig.losses).toEqual([]);
   });
 
@@ -213,12 +210,12 @@ describe('rotations while the forwarder was down', () => {
     expect(records.some((rec) => rec.level === 50 && rec.unreadBytes === backupSize)).toBe(true);
     // "b" gets the active file from its start; "a" only what it had not read.
     await waitForLines(rig, 10, ['b']);
-    expect(rig.lines('b')).toEqual(range(100, 110));
+    expect(rig.lines('b')).toEqual(auditLines(100, 110));
     expect(rig.lines('a')).toEqual([]);
   });
 
   it('reads a new file on a recycled inode from 0 and takes nothing from the old checkpoint', async () => {
-    await h.append('audit.log', range(0, 200));
+    await h.append('audit.log', auditLines(0, 200));
     rig = await startTailer(h);
     await waitForLines(rig, 200);
     const oldIno = (await stat(h.path('audit.log'))).ino;
@@ -232,7 +229,7 @@ describe('rotations while the forwarder was down', () => {
       if ((await stat(candidate)).ino === oldIno) {
         await writeFile(
           candidate,
-          range(1000, 1003)
+          auditLines(1000, 1003)
             .map((l) => `${l}\n`)
             .join(''),
         );
@@ -240,26 +237,26 @@ describe('rotations while the forwarder was down', () => {
         reused = true;
       } else await unlink(candidate);
     }
-    if (!reused) await h.append('audit.log', range(1000, 1003)); // the FS did not recycle: same expectations
+    if (!reused) await h.append('audit.log', auditLines(1000, 1003)); // the FS did not recycle: same expectations
     rig = await startTailer(h);
     await waitForLines(rig, 3);
-    expect(rig.lines('a')).toEqual(range(1000, 1003));
+    expect(rig.lines('a')).toEqual(auditLines(1000, 1003));
     expect(rig.losses).toEqual([]);
   });
 
   it('reports a checkpoint offset beyond the file size and continues from the end', async () => {
-    await h.append('audit.log', range(0, 100));
+    await h.append('audit.log', auditLines(0, 100));
     rig = await startTailer(h);
     await waitForLines(rig, 100);
     await rig.stop();
     rig = undefined;
     // The node crashed before the page cache reached the disk: the file lost its tail.
-    const keep = range(0, 60).join('\n').length + 1;
+    const keep = auditLines(0, 60).join('\n').length + 1;
     await truncate(h.path('audit.log'), keep);
     rig = await startTailer(h);
-    await h.append('audit.log', range(100, 110));
+    await h.append('audit.log', auditLines(100, 110));
     await waitForLines(rig, 10);
-    expect(rig.lines('a')).toEqual(range(100, 110));
+    expect(rig.lines('a')).toEqual(auditLines(100, 110));
     expect(rig.anomalies).toContainEqual(
       expect.objectContaining({
         kind: 'offset-beyond-size',
@@ -269,7 +266,7 @@ describe('rotations while the forwarder was down', () => {
   });
 
   it('waits for the active file when it and its directory entry are missing at start, after a checkpoint', async () => {
-    await h.append('audit.log', range(0, 10));
+    await h.append('audit.log', auditLines(0, 10));
     rig = await startTailer(h);
     await waitForLines(rig, 10);
     await rig.stop();
@@ -277,9 +274,9 @@ describe('rotations while the forwarder was down', () => {
     const backupName = 'audit-2024-01-01T00-00-00.000.log';
     await rename(h.path('audit.log'), h.path(backupName));
     rig = await startTailer(h);
-    await h.append('audit.log', range(10, 20));
+    await h.append('audit.log', auditLines(10, 20));
     await waitForLines(rig, 10);
-    expect(rig.lines('a')).toEqual(range(10, 20));
+    expect(rig.lines('a')).toEqual(auditLines(10, 20));
     expect(rig.losses).toEqual([]);
   });
 });
@@ -302,7 +299,7 @@ describe('a corrupt checkpoint set aside by policy', () => {
     await writeLines(writer, 100, 110);
     await writer.close();
     await waitForLines(rig, 110 - firstLine);
-    expect(rig.lines('a')).toEqual(range(firstLine, 110));
+    expect(rig.lines('a')).toEqual(auditLines(firstLine, 110));
   });
 });
 
@@ -328,7 +325,7 @@ describe('pruning', () => {
     await h.remove(gz);
     await waitFor(() => r.store.getFile(finishedKey) === undefined, { message: 'entry pruned' });
     await writer.close();
-    expect(rig.lines('a')).toEqual(range(0, 120));
+    expect(rig.lines('a')).toEqual(auditLines(0, 120));
     expect(rig.losses).toEqual([]);
   });
 });

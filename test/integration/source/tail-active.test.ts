@@ -1,6 +1,13 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { unlink } from 'node:fs/promises';
-import { Harness, auditLine, startTailer, waitFor, type TailerRig } from '../../helpers/harness.ts';
+import {
+  Harness,
+  auditLine,
+  auditLines,
+  startTailer,
+  waitFor,
+  type TailerRig,
+} from '../../helpers/harness.ts';
 
 let h: Harness;
 let rig: TailerRig | undefined;
@@ -15,23 +22,19 @@ afterEach(async () => {
   await h.cleanup();
 });
 
-function range(from: number, to: number): string[] {
-  return Array.from({ length: to - from }, (_, i) => auditLine(from + i));
-}
-
 describe('tailing the active file', () => {
   it('delivers every line once, in order, to every sink while a writer appends', async () => {
     const writer = await h.openWriter('audit.log');
-    for (const line of range(0, 100)) await writer.writeLine(line);
+    for (const line of auditLines(0, 100)) await writer.writeLine(line);
     rig = await startTailer(h, { sinks: ['es', 'file'] });
-    for (const line of range(100, 2000)) await writer.writeLine(line);
+    for (const line of auditLines(100, 2000)) await writer.writeLine(line);
     await writer.close();
     const r = rig;
     await waitFor(() => r.lines('es').length >= 2000 && r.lines('file').length >= 2000, {
       message: '2000 lines',
     });
-    expect(rig.lines('es')).toEqual(range(0, 2000));
-    expect(rig.lines('file')).toEqual(range(0, 2000));
+    expect(rig.lines('es')).toEqual(auditLines(0, 2000));
+    expect(rig.lines('file')).toEqual(auditLines(0, 2000));
     const [status] = rig.tailer.files();
     expect(status?.state).toBe('active');
   });
@@ -94,10 +97,10 @@ describe('tailing the active file', () => {
   it('waits for a file missing at start, logging once, and reads it from 0 when it appears', async () => {
     rig = await startTailer(h, { sinks: ['es'], startAt: 'end' });
     expect(rig.tailer.files()).toEqual([]);
-    await h.append('audit.log', range(0, 10));
+    await h.append('audit.log', auditLines(0, 10));
     const r = rig;
     await waitFor(() => r.lines('es').length >= 10);
-    expect(rig.lines('es')).toEqual(range(0, 10));
+    expect(rig.lines('es')).toEqual(auditLines(0, 10));
   });
 
   it('waits when even the directory is missing', async () => {
@@ -152,25 +155,25 @@ describe('tailing the active file', () => {
     await writer.writeLine(auditLine(2));
     await writer.close();
     await waitFor(() => r.lines('es').length >= 3);
-    expect(rig.lines('es')).toEqual(range(0, 3));
+    expect(rig.lines('es')).toEqual(auditLines(0, 3));
     // Then the writer (like lumberjack at its next rotation) creates the file anew.
     await h.append('audit.log', [auditLine(3)]);
     await waitFor(() => r.lines('es').length >= 4);
-    expect(rig.lines('es')).toEqual(range(0, 4));
+    expect(rig.lines('es')).toEqual(auditLines(0, 4));
     expect(rig.losses).toEqual([]);
   });
 });
 
 describe('truncation without a copy', () => {
   it('waits briefly for a copy, then reports the truncation and reads the file anew from 0', async () => {
-    await h.append('audit.log', range(0, 50));
+    await h.append('audit.log', auditLines(0, 50));
     rig = await startTailer(h, { sinks: ['es'], missingFileGraceMs: 200 });
     const r = rig;
     await waitFor(() => r.lines('es').length >= 50);
     await h.truncate('audit.log');
-    await h.append('audit.log', range(50, 55));
+    await h.append('audit.log', auditLines(50, 55));
     await waitFor(() => r.lines('es').length >= 55, { message: 'lines after the truncation' });
-    expect(rig.lines('es')).toEqual(range(0, 55));
+    expect(rig.lines('es')).toEqual(auditLines(0, 55));
     expect(rig.anomalies).toContainEqual(expect.objectContaining({ kind: 'truncated' }));
     // Everything had been read before the truncation: nothing lost.
     expect(rig.losses).toEqual([]);
