@@ -4,7 +4,7 @@
 import { cpus } from 'node:os';
 import { type BatchInput, BatchInputBuilder } from '../src/pipeline/batch-input.ts';
 import { BufferPool } from '../src/pipeline/buffer-pool.ts';
-import { encodeBatch, LineEncoders } from '../src/pipeline/encode-batch.ts';
+import { encodeBatch, eventTableBytes, LineEncoders } from '../src/pipeline/encode-batch.ts';
 import { dataStreamTarget } from '../src/sinks/elasticsearch/encode.ts';
 import type { EventEncoding } from '../src/sinks/encoding.ts';
 import { AuditEventGenerator } from '../src/simulator/generator.ts';
@@ -17,7 +17,7 @@ const file = { key: 'k', path: '/var/log/kubernetes/audit.log' };
 const inputs: BatchInput[] = [];
 let lineBytes = 0;
 for (let start = 0; start < EVENTS; start += BATCH) {
-  const builder = new BatchInputBuilder(pool, 4 * 1024 * 1024);
+  const builder = new BatchInputBuilder(pool, 4 * 1024 * 1024, pool, BATCH);
   for (let index = start; index < Math.min(start + BATCH, EVENTS); index++) {
     const line = Buffer.from(generator.nextLine());
     lineBytes += line.length + 1;
@@ -26,6 +26,7 @@ for (let start = 0; start < EVENTS; start += BATCH) {
   inputs.push(builder.build());
 }
 const output = Buffer.allocUnsafeSlow(32 * 1024 * 1024);
+const eventTable = Buffer.allocUnsafeSlow(eventTableBytes(BATCH));
 
 function eventsPerSecond(encoding: EventEncoding): { eventsPerSecond: number; wireBytesPerEvent: number } {
   // Kept across batches, as an encoder thread keeps them.
@@ -40,7 +41,7 @@ function eventsPerSecond(encoding: EventEncoding): { eventsPerSecond: number; wi
         enrich: { cluster: 'bench', node: 'n1' },
         maxEventBytes: 1 << 26,
       };
-      bytes += encodeBatch({ ...job, input, output }, encoders).payload.length;
+      bytes += encodeBatch({ ...job, input, output, eventTable }, encoders).payload.length;
     }
     return { seconds: (performance.now() - started) / 1000, bytes };
   };

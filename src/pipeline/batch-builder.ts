@@ -27,9 +27,16 @@ export class BatchBuilder {
   #bytes = 0;
   #firstEventTime: string | undefined;
 
-  constructor(tracker: AckTracker, pool: BufferPool, initialBytes: number) {
+  /** Lines go into a buffer from `pool`, their table into one from `tablePool`, sized for `expectedLines`. */
+  constructor(
+    tracker: AckTracker,
+    pool: BufferPool,
+    initialBytes: number,
+    tablePool: BufferPool,
+    expectedLines: number,
+  ) {
     this.#tracker = tracker;
-    this.#input = new BatchInputBuilder(pool, initialBytes);
+    this.#input = new BatchInputBuilder(pool, initialBytes, tablePool, expectedLines);
   }
 
   get lineCount(): number {

@@ -2,21 +2,24 @@
 // batch makes glibc keep the freed memory (its mmap threshold adapts upwards), so RSS grew to several
 // times what the lane holds; a few recycled buffers keep it flat.
 
-const MIN_BYTES = 256 * 1024;
+const DEFAULT_MIN_BYTES = 256 * 1024;
 
 export class BufferPool {
   readonly #free: ArrayBuffer[] = [];
   readonly #maxFree: number;
   readonly #maxKeptBytes: number;
+  readonly #minBytes: number;
 
   /**
    * `maxFree`: how many released buffers are kept for reuse; more are left to the GC. `maxKeptBytes`: larger
    * ones are freed at once, not kept: a batch with a multi-MB event would otherwise keep its buffers' pages
    * resident for good (the pool keeps the largest), and a long catch-up run met such batches one after another.
+   * `minBytes`: the smallest buffer allocated.
    */
-  constructor(maxFree: number, maxKeptBytes = Number.POSITIVE_INFINITY) {
+  constructor(maxFree: number, maxKeptBytes = Number.POSITIVE_INFINITY, minBytes = DEFAULT_MIN_BYTES) {
     this.#maxFree = maxFree;
     this.#maxKeptBytes = maxKeptBytes;
+    this.#minBytes = minBytes;
   }
 
   /** A buffer of at least `minBytes` (its whole ArrayBuffer, which can be transferred to a worker). */
@@ -32,7 +35,7 @@ export class BufferPool {
       return Buffer.from(buffer as ArrayBuffer);
     }
     // Not from Buffer's shared pool: the buffer owns its ArrayBuffer.
-    return Buffer.allocUnsafeSlow(Math.max(minBytes, MIN_BYTES));
+    return Buffer.allocUnsafeSlow(Math.max(minBytes, this.#minBytes));
   }
 
   /** Gives back the ArrayBuffer behind `view`; the caller must not use it afterwards. */

@@ -18,6 +18,11 @@ export interface EncodeJob {
   readonly input: BatchInput;
   /** Where the wire forms are written (a bigger buffer is allocated if it is too small). */
   readonly output: Uint8Array;
+  /**
+   * Where the events' ends and lines are written: eventTableBytes(lines) bytes from a BufferPool (a
+   * bigger one is allocated if it is too small). Transferred to a worker and back, like `output`.
+   */
+  readonly eventTable: Uint8Array;
 }
 
 export interface EncodedBatch {
@@ -26,9 +31,9 @@ export interface EncodedBatch {
   /** job.input.lines, handed back (a worker gets them transferred, not copied). */
   readonly lines: Uint8Array;
   /** eventEnds[i]: where event i's wire form ends in payload; it starts where event i-1's ends. */
-  readonly eventEnds: readonly number[];
-  /** The input line event i came from. */
-  readonly eventLines: readonly number[];
+  readonly eventEnds: Uint32Array;
+  /** The input line event i came from. eventEnds and eventLines are views of one buffer (job.eventTable's). */
+  readonly eventLines: Uint32Array;
   /** Lines that are no events (invalid UTF-8 or JSON) or too large even after shrinking. */
   readonly deadLetters: readonly DeadLetterRecord[];
   /** Events that lost request/response bodies to fit the sink. */
@@ -67,8 +72,11 @@ export function encodeBatch(job: EncodeJob, encoders: LineEncoders = new LineEnc
   }
   const lines = asBuffer(input.lines);
   const output = new ByteWriter(asBuffer(job.output));
-  const eventEnds: number[] = [];
-  const eventLines: number[] = [];
+  const lineCount = input.lineEnds.length;
+  const table = eventTableViews(job.eventTable, lineCount);
+  const eventEnds = table.ends;
+  const eventLines = table.lines;
+  let events = 0;
   const deadLetters: DeadLetterRecord[] = [];
   let shrunk = 0;
   let oldestEventTime: string | undefined;
@@ -85,8 +93,8 @@ export function encodeBatch(job: EncodeJob, encoders: LineEncoders = new LineEnc
     if (lineEncoder !== undefined && line.length <= maxEventBytes) {
       const timestamp = lineEncoder.encode(line, origin, output);
       if (timestamp !== undefined) {
-        eventEnds.push(output.length);
-        eventLines.push(index);
+        eventEnds[events] = output.length;
+        eventLines[events++] = index;
         if (oldestEventTime === undefined || timestamp < oldestEventTime) oldestEventTime = timestamp;
         continue;
       }
@@ -120,18 +128,34 @@ export function encodeBatch(job: EncodeJob, encoders: LineEncoders = new LineEnc
     // An ASCII line is its text byte for byte: spans of it are copied rather than re-encoded.
     output.startEvent(event.raw, !event.shrunk && event.raw.length === line.length ? line : undefined);
     writeEvent(encoding, event, output);
-    eventEnds.push(output.length);
-    eventLines.push(index);
+    eventEnds[events] = output.length;
+    eventLines[events++] = index;
     if (oldestEventTime === undefined || event.timestamp < oldestEventTime) oldestEventTime = event.timestamp;
   }
   return {
     payload: output.bytes(),
     lines: input.lines,
-    eventEnds,
-    eventLines,
+    eventEnds: eventEnds.subarray(0, events),
+    eventLines: eventLines.subarray(0, events),
     deadLetters,
     shrunk,
     oldestEventTime,
+  };
+}
+
+/** The bytes of an event table for a batch of `lines` lines: an end and a line index (4 bytes each) per event. */
+export function eventTableBytes(lines: number): number {
+  return lines * 8;
+}
+
+/** Views of `table` for the events of `lines` lines, or of a new buffer if it is too small or misaligned. */
+function eventTableViews(table: Uint8Array, lines: number): { ends: Uint32Array; lines: Uint32Array } {
+  const usable = table.byteLength >= eventTableBytes(lines) && table.byteOffset % 4 === 0;
+  const buffer = usable ? (table.buffer as ArrayBuffer) : new ArrayBuffer(eventTableBytes(lines));
+  const offset = usable ? table.byteOffset : 0;
+  return {
+    ends: new Uint32Array(buffer, offset, lines),
+    lines: new Uint32Array(buffer, offset + lines * 4, lines),
   };
 }
 

@@ -26,7 +26,7 @@ port.on('message', ({ id, job }: EncodeRequest) => {
   // The buffers go back to the lane (and its pool), moved rather than copied.
   const buffers =
     'result' in response
-      ? [response.result.payload.buffer, response.result.lines.buffer]
-      : [job.input.lines.buffer, job.output.buffer];
+      ? [response.result.payload.buffer, response.result.lines.buffer, response.result.eventEnds.buffer]
+      : [job.input.lines.buffer, job.output.buffer, job.eventTable.buffer];
   port.postMessage(response, [...new Set(buffers)] as ArrayBuffer[]);
 });

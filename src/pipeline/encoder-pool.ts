@@ -87,10 +87,10 @@ export class WorkerPoolEncoder implements BatchEncoder {
     const response = await new Promise<EncodeResponse | Error>((resolve) => {
       pooled.pending.set(id, resolve);
       pooled.worker.ref();
-      // Transferred, not copied: the lane gets both back with the result.
+      // Transferred, not copied: the lane gets them back with the result. The line table is copied (the
+      // lane keeps it for dead-letter records); it is a few KB.
       pooled.worker.postMessage({ id, job } satisfies EncodeRequest, [
-        job.input.lines.buffer as ArrayBuffer,
-        job.output.buffer as ArrayBuffer,
+        ...new Set([job.input.lines.buffer, job.output.buffer, job.eventTable.buffer] as ArrayBuffer[]),
       ]);
     });
     if (response instanceof Error) throw response;

@@ -13,9 +13,9 @@ import type { Rejection, SendResult, Sink } from '../sinks/sink.ts';
 import type { LineSource, SourceItem } from '../source/source.ts';
 import type { ForwarderMetrics } from '../status/metrics.ts';
 import { BatchBuilder, type BuiltBatch } from './batch-builder.ts';
-import { lineOf } from './batch-input.ts';
+import { lineOf, releaseBatchInput } from './batch-input.ts';
 import { asBuffer, BufferPool } from './buffer-pool.ts';
-import { type EncodedBatch, outputBytesFor } from './encode-batch.ts';
+import { type EncodedBatch, eventTableBytes, outputBytesFor } from './encode-batch.ts';
 import type { BatchEncoder } from './encoder-pool.ts';
 import type { EnrichContext } from './enrich.ts';
 import { type EncodedEvents, selectEvents } from './payload.ts';
@@ -23,6 +23,10 @@ import { type EncodedEvents, selectEvents } from './payload.ts';
 const MiB = 1024 * 1024;
 /** The largest batch buffer the lane keeps for reuse: a usual batch's wire form is a few MB. */
 const KEPT_BUFFER_BYTES = 8 * MiB;
+/** A table buffer's smallest size: a 1,000-line batch's line table (16 KB) fits. */
+const MIN_TABLE_BYTES = 16 * 1024;
+/** A batch's tables are first sized for at most this many lines, then grow if it has more. */
+const MAX_EXPECTED_LINES = 10_000;
 
 export interface LaneOptions {
   readonly batch: { readonly maxEvents: number; readonly maxBytes: number; readonly maxWaitMs: number };
@@ -89,6 +93,8 @@ export class Lane {
   readonly #failed = new AbortController();
   readonly #inFlight = new Set<InFlightBatch>();
   readonly #buffers: BufferPool;
+  /** For the per-line and per-event tables of batches (KBs, not the MBs of #buffers). */
+  readonly #tables: BufferPool;
   #builder: BatchBuilder;
   #batchTimer: NodeJS.Timeout | undefined;
   #bufferedBytes = 0;
@@ -120,6 +126,8 @@ export class Lane {
     this.#deps = deps;
     // Free buffers kept: the batches in flight and the one being filled take them back out.
     this.#buffers = new BufferPool(options.maxInFlightBatches + 1, KEPT_BUFFER_BYTES);
+    // Each batch in flight or being filled holds a line table and an event table.
+    this.#tables = new BufferPool(2 * (options.maxInFlightBatches + 1), KEPT_BUFFER_BYTES, MIN_TABLE_BYTES);
     this.#builder = this.#newBuilder();
   }
 
@@ -206,7 +214,13 @@ export class Lane {
 
   #newBuilder(): BatchBuilder {
     // Most batches end at maxEvents well before maxBytes; the buffer grows (and the pool keeps it) if needed.
-    return new BatchBuilder(this.#tracker, this.#buffers, Math.min(this.#options.batch.maxBytes, MiB));
+    return new BatchBuilder(
+      this.#tracker,
+      this.#buffers,
+      Math.min(this.#options.batch.maxBytes, MiB),
+      this.#tables,
+      Math.min(this.#options.batch.maxEvents, MAX_EXPECTED_LINES),
+    );
   }
 
   #hasRoom(): boolean {
@@ -362,10 +376,10 @@ export class Lane {
       }
     } finally {
       releaseTurn();
-      if (encoded === undefined) this.#buffers.release(batch.input.lines);
-      else {
-        this.#buffers.release(encoded.lines);
+      releaseBatchInput(batch.input, encoded?.lines ?? batch.input.lines, this.#buffers, this.#tables);
+      if (encoded !== undefined) {
         this.#buffers.release(encoded.payload);
+        this.#tables.release(new Uint8Array(encoded.eventEnds.buffer));
       }
       this.#inFlight.delete(entry);
       this.#bufferedBytes -= batch.bytes;
@@ -392,6 +406,7 @@ export class Lane {
       maxEventBytes: sink.maxEventBytes,
       input: batch.input,
       output: this.#buffers.acquire(outputBytesFor(batch.input.lines.byteLength)),
+      eventTable: this.#tables.acquire(eventTableBytes(batch.input.lineEnds.length)),
     });
     if (encoded.shrunk > 0) {
       this.#shrunk += encoded.shrunk;
@@ -427,18 +442,25 @@ export class Lane {
     batch: BuiltBatch,
     encoded: EncodedBatch,
     signal: AbortSignal,
-    indices: readonly number[] = encoded.eventEnds.map((_end, index) => index),
+    indices?: readonly number[],
   ): Promise<void> {
     const all: EncodedEvents = { payload: asBuffer(encoded.payload), ends: encoded.eventEnds };
-    // Indices into the encoded batch of the events still to send.
+    // Indices into the encoded batch of the events still to send; undefined while that is all of them (the
+    // first attempt sends the batch as encoded, without a list of its indices).
     let pending = indices;
     let attempt = 0;
-    while (pending.length > 0) {
-      const result = await this.#sendOnce(batch.seq, selectEvents(all, pending), signal);
+    while (pending === undefined || pending.length > 0) {
+      const result = await this.#sendOnce(
+        batch.seq,
+        pending === undefined ? all : selectEvents(all, pending),
+        signal,
+      );
+      if (result.status === 'delivered') {
+        this.#recordSuccess(pending?.length ?? all.ends.length);
+        return;
+      }
+      pending ??= Array.from({ length: all.ends.length }, (_end, index) => index);
       switch (result.status) {
-        case 'delivered':
-          this.#recordSuccess(pending.length);
-          return;
         case 'partial': {
           const current = pending;
           await this.#rejectEvents(

@@ -3,7 +3,7 @@
 
 export interface EncodedEvents {
   readonly payload: Buffer;
-  readonly ends: readonly number[];
+  readonly ends: ArrayLike<number>;
 }
 
 /** The events at `indices` (ascending), copied only when they are not one contiguous run. */
@@ -16,7 +16,10 @@ export function selectEvents(events: EncodedEvents, indices: readonly number[]):
     const base = startOf(first);
     return {
       payload: events.payload.subarray(base, events.ends[last]),
-      ends: indices.map((index) => (events.ends[index] as number) - base),
+      ends:
+        indices.length === events.ends.length
+          ? events.ends
+          : indices.map((index) => (events.ends[index] as number) - base),
     };
   }
   const parts: Buffer[] = [];

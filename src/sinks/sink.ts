@@ -9,7 +9,7 @@ export interface Batch {
   /** The events' wire forms, one after the other: what the sink writes or sends. */
   readonly payload: Buffer;
   /** ends[i]: where event i's wire form ends in payload; it starts where event i-1's ends. */
-  readonly ends: readonly number[];
+  readonly ends: ArrayLike<number>;
 }
 
 /** An event the sink refused for good (e.g. an Elasticsearch 400 mapping error). */

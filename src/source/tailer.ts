@@ -4,7 +4,8 @@
 // never read is never dropped silently (data loss is recorded, logged and reported); the
 // checkpoint keeps, per file identity, every sink's acknowledged offset.
 import { lineAlignedEnd } from './line-aligned-end.ts';
-import { open, readdir, stat, type FileHandle } from 'node:fs/promises';
+import { statSync } from 'node:fs';
+import { open, readdir, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import type { CheckpointStore, DataLossRecord, FileCheckpoint } from '../checkpoint/store.ts';
@@ -163,6 +164,8 @@ export class AuditLogTailer implements CursorHost {
   readonly #log: Logger;
   readonly #observer: TailerObserver;
   readonly #dir: string;
+  /** The last listing's candidates by name, reused while their stat is unchanged (#list). */
+  readonly #candidateOf = new Map<string, Candidate>();
   readonly #isBackup: BackupMatcher;
   readonly #watcher: DirectoryWatcher;
 
@@ -1316,26 +1319,42 @@ export class AuditLogTailer implements CursorHost {
     }
     const activeName = basename(this.#options.path);
     const wanted = names.filter((name) => name === activeName || this.#isBackup(name));
-    const stats = await Promise.all(
-      wanted.map(async (name) => {
-        const path = join(this.#dir, name);
-        try {
-          const s = await stat(path);
-          if (!s.isFile()) return undefined;
-          return {
-            path,
-            name,
-            dev: s.dev,
-            ino: s.ino,
-            size: s.size,
-            mtimeMs: s.mtimeMs,
-            isActivePath: name === activeName,
-          } satisfies Candidate;
-        } catch {
-          return undefined;
-        }
-      }),
-    );
+    if (this.#candidateOf.size > 2 * wanted.length + 16) this.#candidateOf.clear();
+    // statSync rather than a stat() promise per file, and the last scan's candidate object while a file's
+    // stat is unchanged. On the local directory the API server writes, a stat takes microseconds, whereas a
+    // hundred promises queued on libuv's thread pool behind the file reads outlived young-generation
+    // collections at every scan (4 a second), and so did candidates (V8 then allocated them in the old
+    // generation directly). During a catch-up over 115 backups that was ~45 % of what the main thread
+    // tenured, and its old generation grew by ~15 MB between full collections (sampling heap profiles).
+    const stats = wanted.map((name): Candidate | undefined => {
+      const known = this.#candidateOf.get(name);
+      const path = known?.path ?? join(this.#dir, name);
+      try {
+        const s = statSync(path, { throwIfNoEntry: false });
+        if (s?.isFile() !== true) return undefined;
+        if (
+          known !== undefined &&
+          known.dev === s.dev &&
+          known.ino === s.ino &&
+          known.size === s.size &&
+          known.mtimeMs === s.mtimeMs
+        )
+          return known;
+        const candidate: Candidate = {
+          path,
+          name,
+          dev: s.dev,
+          ino: s.ino,
+          size: s.size,
+          mtimeMs: s.mtimeMs,
+          isActivePath: name === activeName,
+        };
+        this.#candidateOf.set(name, candidate);
+        return candidate;
+      } catch {
+        return undefined;
+      }
+    });
     let active: Candidate | undefined;
     const backups: Candidate[] = [];
     for (const candidate of stats) {

@@ -27,7 +27,7 @@ export interface SeenEvent {
 
 /** The events of a batch in the enriched-json encoding. */
 export function enrichedEvents(batch: Batch): SeenEvent[] {
-  return batch.ends.map((end, index) => {
+  return Array.from(batch.ends, (end, index) => {
     const start = index === 0 ? 0 : (batch.ends[index - 1] as number);
     const record = JSON.parse(batch.payload.subarray(start, end).toString('utf8')) as Record<string, unknown>;
     const {

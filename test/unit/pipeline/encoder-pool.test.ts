@@ -5,6 +5,7 @@ import { BufferPool } from '../../../src/pipeline/buffer-pool.ts';
 import {
   type EncodeJob,
   encodeBatch,
+  eventTableBytes,
   LineEncoders,
   outputBytesFor,
 } from '../../../src/pipeline/encode-batch.ts';
@@ -21,7 +22,7 @@ function job(
   namespace = 'default',
   enrich = { cluster: 'c1', node: 'n1' },
 ): EncodeJob {
-  const input = new BatchInputBuilder(pool, 1024);
+  const input = new BatchInputBuilder(pool, 1024, pool, lines.length);
   let offset = 0;
   for (const line of lines) {
     input.add(Buffer.from(line), file, offset);
@@ -35,6 +36,7 @@ function job(
     maxEventBytes: 64 * 1024,
     input: built,
     output: pool.acquire(outputBytesFor(built.lines.byteLength)),
+    eventTable: pool.acquire(eventTableBytes(lines.length)),
   };
 }
 

@@ -4,8 +4,8 @@ import { selectEvents } from '../../../src/pipeline/payload.ts';
 
 const events = { payload: Buffer.from('a\nbb\nccc\ndddd\n'), ends: [2, 5, 9, 14] };
 
-function texts(selected: { payload: Buffer; ends: readonly number[] }): string[] {
-  return selected.ends.map((end, index) =>
+function texts(selected: { payload: Buffer; ends: ArrayLike<number> }): string[] {
+  return Array.from(selected.ends, (end, index) =>
     selected.payload.subarray(index === 0 ? 0 : selected.ends[index - 1], end).toString(),
   );
 }
