@@ -38,7 +38,7 @@ ENV NODE_ENV=production
 # is short-lived, and V8's default of up to 3 x 16 MB per thread only adds RSS) and one V8 platform thread (the
 # default is one per core). The Helm chart sets NODE_OPTIONS itself (the same flags and a heap cap from the
 # memory limit). --no-maglev, which NODE_OPTIONS does not allow, is in CMD.
-ENV NODE_OPTIONS="--max-semi-space-size=4 --v8-pool-size=1"
+ENV NODE_OPTIONS="--max-semi-space-size=2 --v8-pool-size=1"
 # glibc malloc: two arenas, not eight per core; buffers of 128 KiB and more straight from mmap and returned when
 # freed (the default threshold rises to 32 MiB after the first free, so freed batch buffers stayed resident).
 ENV MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072 MALLOC_TRIM_THRESHOLD_=131072

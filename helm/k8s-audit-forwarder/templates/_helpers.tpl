@@ -113,9 +113,9 @@ app.kubernetes.io/part-of: k8s-audit-forwarder
 {{- /* The image's flags (see the Dockerfile and the README's memory notes) and a heap cap. */}}
 {{- $limitMiB := include "kaf.memoryLimitMiB" . | atoi }}
 {{- if include "kaf.capsHeap" . }}
-{{- printf "--max-semi-space-size=4 --v8-pool-size=1 --max-old-space-size=%d" (div (mul $limitMiB 3) 4) }}
+{{- printf "--max-semi-space-size=2 --v8-pool-size=1 --max-old-space-size=%d" (div (mul $limitMiB 3) 4) }}
 {{- else }}
-{{- "--max-semi-space-size=4 --v8-pool-size=1" }}
+{{- "--max-semi-space-size=2 --v8-pool-size=1" }}
 {{- end }}
 {{- end }}
 {{- end }}

@@ -221,7 +221,7 @@ describe.skipIf(SKIP !== '')(`the chart, for every values combination${SKIP}`, (
       const nodeOptions = container.env?.find((variable) => variable.name === 'NODE_OPTIONS')?.value;
       const heapMiB = Number(/--max-old-space-size=(\d+)/.exec(nodeOptions ?? '')?.[1] ?? Number.NaN);
       if (limit === undefined) {
-        expect(nodeOptions === '--max-semi-space-size=4 --v8-pool-size=1' || !Number.isNaN(heapMiB)).toBe(
+        expect(nodeOptions === '--max-semi-space-size=2 --v8-pool-size=1' || !Number.isNaN(heapMiB)).toBe(
           true,
         );
         return;
@@ -279,7 +279,7 @@ describe.skipIf(SKIP !== '')(`the chart, for every values combination${SKIP}`, (
       const container = forwarder(renderCached(FILE_SINK));
       expect(container.resources?.limits?.memory).toBe('256Mi');
       expect(container.env?.find((variable) => variable.name === 'NODE_OPTIONS')?.value).toBe(
-        '--max-semi-space-size=4 --v8-pool-size=1 --max-old-space-size=192',
+        '--max-semi-space-size=2 --v8-pool-size=1 --max-old-space-size=192',
       );
     });
 
@@ -354,7 +354,7 @@ describe.skipIf(SKIP !== '')(`the chart, for every values combination${SKIP}`, (
         'ghcr.io/k8s-audit-forwarder/k8s-audit-forwarder@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef',
       );
       expect(container.env?.find((variable) => variable.name === 'NODE_OPTIONS')?.value).toBe(
-        '--max-semi-space-size=4 --v8-pool-size=1 --max-old-space-size=768',
+        '--max-semi-space-size=2 --v8-pool-size=1 --max-old-space-size=768',
       );
     });
 
