@@ -71,6 +71,8 @@ export class ElasticsearchSink implements Sink {
   readonly #target: EsTarget;
   readonly #urls: string;
   readonly #abort = new AbortController();
+  /** The lane's signal combined with #abort, made once per lane signal (#requestSignal). */
+  #combined: { readonly from: AbortSignal; readonly signal: AbortSignal } | undefined;
   // Mutable state, all here:
   readonly #inFlight = new Set<Promise<SendResult>>();
   #targetChecked = false;
@@ -121,6 +123,16 @@ export class ElasticsearchSink implements Sink {
     this.#targetChecked = true;
   }
 
+  /**
+   * The lane passes the same signal to every send(): one combined signal for it, not an AbortSignal.any()
+   * per request, each of which both long-lived signals kept as a dependant until a full GC collected it.
+   */
+  #requestSignal(signal: AbortSignal): AbortSignal {
+    if (this.#combined?.from !== signal)
+      this.#combined = { from: signal, signal: AbortSignal.any([signal, this.#abort.signal]) };
+    return this.#combined.signal;
+  }
+
   async send(batch: Batch, signal: AbortSignal): Promise<SendResult> {
     if (batch.ends.length === 0) return { status: 'delivered' };
     if (this.#closing !== undefined || this.#abort.signal.aborted) {
@@ -165,7 +177,7 @@ export class ElasticsearchSink implements Sink {
           filter_path: BULK_FILTER_PATH,
         },
         {
-          signal: AbortSignal.any([signal, this.#abort.signal]),
+          signal: this.#requestSignal(signal),
           meta: true,
           // Answers of every status come back as responses (with their headers, for Retry-After) rather than
           // as errors: the client's errors deep-copy their request to redact it, and for a Buffer body that
