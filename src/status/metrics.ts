@@ -3,7 +3,8 @@
 // audit_forwarder_ prefix, base units in names, _total on counters, and only low-cardinality labels
 // (sink, reason, state): never a file path or an auditID. Counters are incremented where things
 // happen (lanes, tailer); gauges derived from state are set from the /status snapshot at each scrape.
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectProcessMetrics } from './process-metrics.ts';
 import type { SinkStateView, StatusSnapshot } from './snapshot.ts';
 
 const PREFIX = 'audit_forwarder_';
@@ -164,7 +165,7 @@ export class ForwarderMetrics {
       registers,
     });
     if (options.collectProcessMetrics ?? true) {
-      collectDefaultMetrics({ register: this.registry, prefix: PREFIX });
+      collectProcessMetrics(this.registry, PREFIX);
     }
   }
 

@@ -108,8 +108,16 @@ function classifyItems(body: unknown, sentCount: number): SendResult {
 
 /** One bulk item: 2xx ok, 409 on create = already there, 429/5xx retry, auth retry, other 4xx reject. */
 export function classifyItem(item: unknown): ItemVerdict {
-  const entry = isRecord(item) ? Object.entries(item)[0] : undefined;
-  const [op, result] = entry ?? [];
+  // The item's one key is its operation; for-in takes it without an array per item (1,000 per answer).
+  let op: string | undefined;
+  let result: unknown;
+  if (isRecord(item)) {
+    for (const key in item) {
+      op = key;
+      result = item[key];
+      break;
+    }
+  }
   if (!isRecord(result) || typeof result.status !== 'number') {
     return { verdict: 'retry', reason: 'malformed bulk item' };
   }

@@ -178,6 +178,9 @@ export class ElasticsearchSink implements Sink {
         },
         {
           signal: this.#requestSignal(signal),
+          // The transport wraps each request in an OpenTelemetry span (a no-op one: this daemon registers no
+          // tracer), whose context objects per request outlived young collections on the main thread.
+          openTelemetry: { enabled: false },
           meta: true,
           // Answers of every status come back as responses (with their headers, for Retry-After) rather than
           // as errors: the client's errors deep-copy their request to redact it, and for a Buffer body that
