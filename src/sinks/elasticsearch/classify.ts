@@ -20,6 +20,8 @@ export type ItemVerdict =
   | { readonly verdict: 'reject'; readonly reason: string };
 
 const MAX_REASON_CHARS = 1000;
+/** One object for every delivered item (nearly all of them), not one per item. */
+const OK: ItemVerdict = Object.freeze({ verdict: 'ok' });
 
 /** Classifies the outcome of a bulk request that carried `sentCount` events, in order. */
 export function classifyBulk(outcome: BulkOutcome, sentCount: number, nowMs: number): SendResult {
@@ -122,10 +124,10 @@ export function classifyItem(item: unknown): ItemVerdict {
     return { verdict: 'retry', reason: 'malformed bulk item' };
   }
   const { status } = result;
-  if (status >= 200 && status < 300) return { verdict: 'ok' };
+  if (status >= 200 && status < 300) return OK;
   const reason = truncate(`${status} ${describeError(result.error)}`);
   // A `create` that finds our deterministic _id means an earlier attempt got through: delivered.
-  if (status === 409 && op === 'create') return { verdict: 'ok' };
+  if (status === 409 && op === 'create') return OK;
   if (status === 429 || status === 408 || status >= 500) return { verdict: 'retry', reason };
   // Item-level security failures (privileges on one index) are fixed by an operator, not by the data.
   if (status === 401 || status === 403) return { verdict: 'retry', reason };
