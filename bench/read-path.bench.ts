@@ -73,7 +73,7 @@ try {
   const cpuBefore = process.cpuUsage();
   while (lines < lineCount) {
     const item = await cursor.next(signal);
-    if (item.kind === 'lines') lines += item.lines.length;
+    if (item.kind === 'lines') lines += item.lineEnds.length;
     bytes = item.end;
     tailer.acknowledge('bench', item.file.key, item.end);
   }

@@ -69,10 +69,10 @@ export class BatchBuilder {
     return this.#firstEventTime;
   }
 
-  /** A line to parse and encode; [start, end) is its range in the file, '\n' included. */
-  addLine(line: Uint8Array, file: FileRef, start: number, end: number): void {
-    this.#input.add(line, file, start);
-    this.#bytes += line.length;
+  /** A line to parse and encode, source[from, to); [start, end) is its range in the file, '\n' included. */
+  addLine(source: Uint8Array, from: number, to: number, file: FileRef, start: number, end: number): void {
+    this.#input.addBytes(source, from, to, file, start);
+    this.#bytes += to - from;
     this.addRange(file.key, start, end);
   }
 

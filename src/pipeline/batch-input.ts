@@ -76,7 +76,12 @@ export class BatchInputBuilder {
   }
 
   add(line: Uint8Array, file: FileRef, offset: number): void {
-    const needed = this.#length + line.length;
+    this.addBytes(line, 0, line.length, file, offset);
+  }
+
+  /** Adds the line source[from, to), which starts at `offset` in `file`. */
+  addBytes(source: Uint8Array, from: number, to: number, file: FileRef, offset: number): void {
+    const needed = this.#length + (to - from);
     if (needed > this.#bytes.length) {
       const grown = this.#pool.acquire(Math.max(needed, this.#bytes.length * 2));
       this.#bytes.copy(grown, 0, 0, this.#length);
@@ -84,7 +89,8 @@ export class BatchInputBuilder {
       this.#bytes = grown;
     }
     if (this.#count === this.#capacity) this.#growTable();
-    this.#bytes.set(line, this.#length);
+    if (Buffer.isBuffer(source)) source.copy(this.#bytes, this.#length, from, to);
+    else this.#bytes.set(source.subarray(from, to), this.#length);
     this.#length = needed;
     const index = this.#count++;
     this.#ends[index] = needed;

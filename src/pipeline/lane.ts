@@ -10,7 +10,7 @@ import { describeError } from '../errors.ts';
 import type { DeadLetterFile, DeadLetterRecord } from '../sinks/dead-letter.ts';
 import { abortableDelay, type BackoffOptions, backoffDelayMs } from '../sinks/retry.ts';
 import type { Rejection, SendResult, Sink } from '../sinks/sink.ts';
-import type { LineSource, SourceItem } from '../source/source.ts';
+import { type LineSource, lineStartIn, type SourceItem } from '../source/source.ts';
 import type { ForwarderMetrics } from '../status/metrics.ts';
 import { BatchBuilder, type BuiltBatch } from './batch-builder.ts';
 import { lineOf, releaseBatchInput } from './batch-input.ts';
@@ -260,17 +260,26 @@ export class Lane {
     if (from === 0) metrics.bytesRead.inc({ sink: sinkName }, item.end - item.start);
     switch (item.kind) {
       case 'lines': {
-        const { lines, lineOffsets, file } = item;
+        const { data, lineEnds, file } = item;
         let index = from;
-        while (index < lines.length) {
-          const line = lines[index] as Buffer;
-          const offset = lineOffsets[index] as number;
-          this.#builder.addLine(line, file, offset, Math.min(offset + line.length + 1, item.end));
+        let lineStart = lineStartIn(item, index);
+        while (index < lineEnds.length) {
+          const lineEnd = lineEnds[index] as number;
+          const offset = item.start + lineStart;
+          this.#builder.addLine(
+            data,
+            lineStart,
+            lineEnd,
+            file,
+            offset,
+            Math.min(item.start + lineEnd + 1, item.end),
+          );
+          lineStart = lineEnd + 1;
           index++;
           if (!this.#afterAdd()) break;
         }
         metrics.eventsRead.inc({ sink: sinkName }, index - from);
-        if (index < lines.length) this.#pending = { item, next: index };
+        if (index < lineEnds.length) this.#pending = { item, next: index };
         return;
       }
       case 'oversize':

@@ -53,26 +53,28 @@ export class LineSplitter {
   }
 
   /**
-   * Splits `data`, which continues the stream right after everything pushed before.
-   * Complete lines are returned as subarrays of `data` where possible (valid until `data` is reused).
+   * Splits `data`, which continues the stream right after everything pushed before. Complete lines come out
+   * as chunks over `data` where possible (valid until `data` is reused); a line that began in an earlier
+   * push is a chunk of its own, over a copy.
    */
   push(data: Buffer, out: SourceItem[]): void {
     let position = 0;
-    let lines: Buffer[] = [];
-    let lineOffsets: number[] = [];
+    // The chunk being gathered: its lines are data[dataStart, dataEnd), the first at file offset chunkStart.
+    let lineEnds: number[] = [];
     let chunkStart = this.#lineStart;
+    let dataStart = 0;
+    let dataEnd = 0;
     const flushLines = (): void => {
-      if (lines.length > 0) {
+      if (lineEnds.length > 0) {
         out.push({
           kind: 'lines',
           file: this.#file,
           start: chunkStart,
           end: this.#lineStart,
-          lines,
-          lineOffsets,
+          data: data.subarray(dataStart, dataEnd),
+          lineEnds,
         });
-        lines = [];
-        lineOffsets = [];
+        lineEnds = [];
       }
       chunkStart = this.#lineStart;
     };
@@ -116,17 +118,20 @@ export class LineSplitter {
         this.#pendingBytes += data.length - position;
         break;
       }
-      let line: Buffer;
       if (this.#pendingBytes > 0) {
+        flushLines();
         this.#pending.push(data.subarray(position, newline));
-        line = Buffer.concat(this.#pending, lineLength);
+        const line = Buffer.concat(this.#pending, lineLength);
         this.#pending = [];
         this.#pendingBytes = 0;
-      } else {
-        line = data.subarray(position, newline);
+        this.#emitLine(out, line, true);
+        chunkStart = this.#lineStart;
+        position = newline + 1;
+        continue;
       }
-      lines.push(line);
-      lineOffsets.push(this.#lineStart);
+      if (lineEnds.length === 0) dataStart = position;
+      lineEnds.push(newline - dataStart);
+      dataEnd = newline;
       this.#lineStart += lineLength + 1;
       position = newline + 1;
     }
@@ -144,17 +149,22 @@ export class LineSplitter {
     }
     if (this.#pendingBytes === 0) return;
     const line = Buffer.concat(this.#pending, this.#pendingBytes);
-    const start = this.#lineStart;
-    this.#lineStart += this.#pendingBytes;
     this.#pending = [];
     this.#pendingBytes = 0;
+    this.#emitLine(out, line, false);
+  }
+
+  /** A chunk of one line (a copy), at the current offset; `terminated`: a '\n' follows it in the file. */
+  #emitLine(out: SourceItem[], line: Buffer, terminated: boolean): void {
+    const start = this.#lineStart;
+    this.#lineStart += line.length + (terminated ? 1 : 0);
     out.push({
       kind: 'lines',
       file: this.#file,
       start,
       end: this.#lineStart,
-      lines: [line],
-      lineOffsets: [start],
+      data: line,
+      lineEnds: [line.length],
     });
   }
 

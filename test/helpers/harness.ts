@@ -23,7 +23,7 @@ import {
   type CorruptCheckpointPolicy,
   type DataLossRecord,
 } from '../../src/checkpoint/store.ts';
-import type { LineSource, SourceItem } from '../../src/source/source.ts';
+import { type LineSource, linesOf, type SourceItem } from '../../src/source/source.ts';
 import {
   AuditLogTailer,
   type AuditLogTailerOptions,
@@ -179,10 +179,8 @@ export class Collector {
       try {
         for (;;) {
           const item = await cursor.next(this.#abort.signal);
-          this.items.push(
-            item.kind === 'lines' ? { ...item, lines: item.lines.map((l) => Buffer.from(l)) } : item,
-          );
-          if (item.kind === 'lines') for (const line of item.lines) this.lines.push(line.toString('utf8'));
+          this.items.push(item.kind === 'lines' ? { ...item, data: Buffer.from(item.data) } : item);
+          if (item.kind === 'lines') for (const line of linesOf(item)) this.lines.push(line.toString('utf8'));
           ack(item);
         }
       } catch (error) {

@@ -46,14 +46,22 @@ export class ListSource implements LineSource {
 
 /** Builds a lines item from text lines starting at `start` in file `key`. */
 export function linesItem(texts: readonly string[], start = 0, key = 'f1'): SourceItem {
-  const lines = texts.map((text) => Buffer.from(text));
-  const lineOffsets: number[] = [];
-  let offset = start;
-  for (const line of lines) {
-    lineOffsets.push(offset);
-    offset += line.length + 1;
+  const data = Buffer.from(texts.map((text) => `${text}\n`).join(''));
+  const lineEnds: number[] = [];
+  let end = 0;
+  for (const text of texts) {
+    end += Buffer.byteLength(text);
+    lineEnds.push(end);
+    end++;
   }
-  return { kind: 'lines', file: { key, path: `/logs/${key}` }, start, end: offset, lines, lineOffsets };
+  return {
+    kind: 'lines',
+    file: { key, path: `/logs/${key}` },
+    start,
+    end: start + data.length,
+    data,
+    lineEnds,
+  };
 }
 
 export function auditLine(

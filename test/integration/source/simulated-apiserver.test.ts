@@ -2,6 +2,7 @@
 // every written auditID+stage arrives exactly once and in write order.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SimulatedApiServer } from '../../../src/simulator/apiserver.ts';
+import { linesOf } from '../../../src/source/source.ts';
 import { Harness, startTailer, waitFor, type TailerRig } from '../../helpers/harness.ts';
 
 let h: Harness;
@@ -40,7 +41,7 @@ function expectEveryEventOncePerFileInOrder(r: TailerRig, sink: string, expected
   const lastIndexByFile = new Map<string, number>();
   for (const item of r.collectors.get(sink)?.items ?? []) {
     if (item.kind !== 'lines') continue;
-    for (const line of item.lines) {
+    for (const line of linesOf(item)) {
       const index = indexOf.get(idOf(line.toString())) ?? -1;
       expect(index).toBeGreaterThan(lastIndexByFile.get(item.file.key) ?? -1);
       lastIndexByFile.set(item.file.key, index);

@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type BatchEncoder, InlineEncoder } from '../../../src/pipeline/encoder-pool.ts';
 import { Lane, type LaneOptions } from '../../../src/pipeline/lane.ts';
 import { DeadLetterFile } from '../../../src/sinks/dead-letter.ts';
-import type { SourceItem } from '../../../src/source/source.ts';
+import { lineOffsetOf, type SourceItem } from '../../../src/source/source.ts';
 import { ForwarderMetrics } from '../../../src/status/metrics.ts';
 import { auditLine, linesItem, ListSource, ScriptedSink } from '../../helpers/lane-fakes.ts';
 
@@ -128,8 +128,8 @@ describe('Lane', () => {
     expect(sink.delivered).toEqual(['a', 'b']);
     const records = await deadLetters();
     expect(records.map((r) => [r.reason, r.offset, r.line])).toEqual([
-      ['invalid-json', item.kind === 'lines' ? item.lineOffsets[1] : -1, '{not json'],
-      ['not-an-object', item.kind === 'lines' ? item.lineOffsets[2] : -1, '[1,2]'],
+      ['invalid-json', item.kind === 'lines' ? lineOffsetOf(item, 1) : -1, '{not json'],
+      ['not-an-object', item.kind === 'lines' ? lineOffsetOf(item, 2) : -1, '[1,2]'],
     ]);
     expect(records[0]).toMatchObject({ sink: 'scripted', path: '/logs/f1', fileKey: 'f1' });
   });
@@ -141,8 +141,8 @@ describe('Lane', () => {
       file: { key: 'f1', path: '/logs/f1' },
       start: 0,
       end: 5,
-      lines: [bad],
-      lineOffsets: [0],
+      data: bad,
+      lineEnds: [bad.length],
     };
     const { acks } = startLane([item]);
     await waitFor(() => acks.get('f1') === 5);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { LineSplitter } from '../../../src/source/line-splitter.ts';
-import type { SourceItem } from '../../../src/source/source.ts';
+import { lineOffsetOf, linesOf as chunkLines, type SourceItem } from '../../../src/source/source.ts';
 
 const file = { key: 'k', path: '/p' };
 
@@ -24,7 +24,7 @@ function splitAll(
     // Materialize lines now: they are only valid until the next push.
     for (let i = 0; i < out.length; i++) {
       const item = out[i]!;
-      if (item.kind === 'lines') out[i] = { ...item, lines: item.lines.map((line) => Buffer.from(line)) };
+      if (item.kind === 'lines') out[i] = { ...item, data: Buffer.from(item.data) };
     }
     position += piece.length;
   }
@@ -32,7 +32,9 @@ function splitAll(
 }
 
 function linesOf(items: readonly SourceItem[]): string[] {
-  return items.flatMap((item) => (item.kind === 'lines' ? item.lines.map((line) => line.toString()) : []));
+  return items.flatMap((item) =>
+    item.kind === 'lines' ? chunkLines(item).map((line) => line.toString()) : [],
+  );
 }
 
 function expectContiguous(items: readonly SourceItem[], from: number, to: number): void {
@@ -50,7 +52,9 @@ describe('LineSplitter', () => {
     const items = splitAll(Buffer.from('{"a":1}\n{"b":"µ"}\n'), [1000], 1024, 100);
     expect(linesOf(items)).toEqual(['{"a":1}', '{"b":"µ"}']);
     const chunk = items[0];
-    expect(chunk?.kind === 'lines' && chunk.lineOffsets).toEqual([100, 108]);
+    expect(chunk?.kind === 'lines' && chunk.lineEnds.map((_, index) => lineOffsetOf(chunk, index))).toEqual([
+      100, 108,
+    ]);
     expectContiguous(items, 100, 100 + Buffer.byteLength('{"a":1}\n{"b":"µ"}\n'));
   });
 
