@@ -36,6 +36,10 @@ const benches: Bench[] = [
         '--no-maglev --heap-growing-percent=70 --max-semi-space-size=2 --v8-pool-size=1 --max-old-space-size=192',
     },
   },
+  {
+    name: 'catch-up memory over rotated files',
+    args: ['bench/catch-up-memory.ts', '--events', String(quick ? 200_000 : 1_200_000)],
+  },
 ];
 
 // The end-to-end runs start the built forwarder (dist/), as the image does: build it from these sources.
