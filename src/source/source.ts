@@ -34,19 +34,14 @@ export function lineStartIn(chunk: LineChunk, index: number): number {
   return index === 0 ? 0 : (chunk.lineEnds[index - 1] as number) + 1;
 }
 
-/** Line `index` of a chunk, as a view of its data (for code off the per-line path, and tests). */
-export function lineOf(chunk: LineChunk, index: number): Buffer {
-  return chunk.data.subarray(lineStartIn(chunk, index), chunk.lineEnds[index]);
-}
-
 /** The file offset of line `index` of a chunk. */
 export function lineOffsetOf(chunk: LineChunk, index: number): number {
   return chunk.start + lineStartIn(chunk, index);
 }
 
-/** Every line of a chunk, as views of its data. */
+/** Every line of a chunk, as views of its data (for code off the per-line path, and tests). */
 export function linesOf(chunk: LineChunk): Buffer[] {
-  return chunk.lineEnds.map((_, index) => lineOf(chunk, index));
+  return chunk.lineEnds.map((end, index) => chunk.data.subarray(lineStartIn(chunk, index), end));
 }
 
 /** A line longer than maxLineBytes: only its head is kept; it goes to dead-letter. */
