@@ -15,6 +15,9 @@ COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
+# The JSON scan's WebAssembly, compiled from AssemblyScript by `npm run build` (a dev dependency: no native
+# toolchain, and one module for every architecture).
+COPY wasm ./wasm
 RUN npm run build
 # Production dependencies alone, in a fresh tree. No dependency has an install script, and `prepare` (tsc)
 # cannot run without the dev dependencies, hence --ignore-scripts.

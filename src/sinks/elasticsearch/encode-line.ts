@@ -26,7 +26,6 @@ import {
   VALUE_END,
   VALUE_START,
 } from '../../pipeline/json-scan.ts';
-import { isSameBytes } from '../../pipeline/json-tokens.ts';
 import type { ByteWriter } from '../../pipeline/wire-writer.ts';
 import { DATASET } from './dataset.ts';
 import {
@@ -803,4 +802,12 @@ function knownKey(line: Buffer, keyStart: number, keyEnd: number): KnownKey | un
   if (candidates === undefined) return undefined;
   for (const known of candidates) if (isSameBytes(line, keyStart, keyEnd, known.bytes)) return known;
   return undefined;
+}
+
+/** Whether bytes[start, end) holds `expected` (short keys: a loop beats a native call). */
+function isSameBytes(bytes: Uint8Array, start: number, end: number, expected: Uint8Array): boolean {
+  if (end - start !== expected.length) return false;
+  for (let index = 0; index < expected.length; index++)
+    if (bytes[start + index] !== expected[index]) return false;
+  return true;
 }

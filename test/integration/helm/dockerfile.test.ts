@@ -158,12 +158,19 @@ describe('the Dockerfile follows the image checklist (helm.md §5)', () => {
     const rules = DOCKERIGNORE.split('\n').filter((line) => line !== '' && !line.startsWith('#'));
     expect(rules[0]).toBe('*');
     expect(rules.slice(1).sort()).toEqual(
-      ['!package-lock.json', '!package.json', '!src/', '!tsconfig.build.json', '!tsconfig.json'].sort(),
+      [
+        '!package-lock.json',
+        '!package.json',
+        '!src/',
+        '!tsconfig.build.json',
+        '!tsconfig.json',
+        '!wasm/',
+      ].sort(),
     );
     const contextCopies = only(BUILD, 'COPY').flatMap((instruction) =>
       instruction.args.split(/\s+/).slice(0, -1),
     );
-    for (const source of contextCopies) expect(rules).toContain(`!${source.replace(/^src$/, 'src/')}`);
+    for (const source of contextCopies) expect(rules).toContain(`!${source.replace(/^(src|wasm)$/, '$1/')}`);
   });
 });
 
@@ -214,6 +221,19 @@ describe.skipIf(SKIP !== '')(`the Dockerfile's build stage, replayed on the host
     const main = join(out, 'dist', 'main.js');
     const version = spawnSync(process.execPath, [main, '--version'], { encoding: 'utf8' });
     expect(version.stdout.trim()).toBe(PACKAGE.version);
+    // The Elasticsearch encoder's scan is WebAssembly that the build compiles: dist must hold it, and it must load.
+    const scanModule = join(out, 'dist', 'pipeline', 'json-scan.js');
+    const scanned = spawnSync(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `const { ObjectScan } = await import(${JSON.stringify(scanModule)});
+process.stdout.write(String(new ObjectScan().scan(Buffer.from('{"a":[1,"x"]}'))));`,
+      ],
+      { encoding: 'utf8' },
+    );
+    expect(scanned.stdout, scanned.stderr).toBe('true');
 
     const objects = render(tools().helm3, { valuesFiles: ['file-sink-values.yaml'] });
     const config = join(root, 'forwarder.yaml');

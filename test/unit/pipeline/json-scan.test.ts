@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import {
+  CHILD_FIELDS,
+  CHILDREN_END,
+  CHILDREN_START,
   FLAGS,
   HAS_ESCAPE,
   KEY_END,
@@ -186,6 +189,81 @@ describe('ObjectScan', () => {
     expect(refused).toBeLessThan(8000);
   });
 
+  it("notes each object member's own members as its range of children, and none for other values", () => {
+    const text = '{"a":{"b":1,"c":{"d":2},"e.f":[3]},"g":[{"h":4}],"i":{},"j":{"k":"l"}}';
+    const bytes = Buffer.from(text);
+    expect(scanner.scan(bytes)).toBe(true);
+    const members = scanner.members.values;
+    const children = scanner.children.values;
+    const childrenOf: Record<string, [string, string][]> = {};
+    for (let member = 0; member < scanner.members.length; member += MEMBER_FIELDS) {
+      const key = bytes.toString('utf8', members[member + KEY_START], members[member + KEY_END]);
+      const own: [string, string][] = [];
+      const last = members[member + CHILDREN_END] as number;
+      for (let child = members[member + CHILDREN_START] as number; child < last; child += CHILD_FIELDS) {
+        own.push([
+          bytes.toString('utf8', children[child + KEY_START], children[child + KEY_END]),
+          bytes.toString('utf8', children[child + VALUE_START], children[child + VALUE_END]),
+        ]);
+      }
+      childrenOf[key] = own;
+    }
+    expect(childrenOf).toEqual({
+      '"a"': [
+        ['"b"', '1'],
+        ['"c"', '{"d":2}'],
+        ['"e.f"', '[3]'],
+      ],
+      '"g"': [],
+      '"i"': [],
+      '"j"': [['"k"', '"l"']],
+    });
+    expect(scanner.children.length).toBe(4 * CHILD_FIELDS);
+  });
+
+  it('finds every string end, escape and control character wherever it falls in a 16-byte chunk', () => {
+    // The scan reads strings 16 bytes at a time: put each special byte at every offset of the first chunks.
+    for (let offset = 0; offset < 40; offset++) {
+      const plain = 'x'.repeat(offset);
+      const valid = [
+        `{"${plain}":"${plain}"}`,
+        `{"k":"${plain}\\\\"}`,
+        `{"k":"${plain}\\u00e9${plain}"}`,
+        `{"k":"${plain}\\"${plain}"}`,
+        `{"${plain}.${plain}":{"${plain}_":1}}`,
+        `{"k":"${plain}é😀${plain}"}`,
+      ];
+      for (const text of valid) {
+        expect(parsesToObject(Buffer.from(text)), text).toBe(true);
+        expect(scan(text), text).toBe(true);
+      }
+      for (const text of [
+        `{"k":"${plain}\u0001"}`,
+        `{"k":"${plain}\t"}`,
+        `{"k":"${plain}\\x"}`,
+        `{"k":"${plain}`,
+        `{"${plain}\u0000":1}`,
+        `{"${plain}`,
+      ]) {
+        expect(parsesToObject(Buffer.from(text)), text).toBe(false);
+        expect(scan(text), text).toBe(false);
+      }
+      // Nothing past the line's end counts, whatever the scan's memory holds there from an earlier line.
+      expect(scan(`{"k":"${plain}"}"x"}`)).toBe(false);
+      expect(scan(Buffer.from(`{"k":"${plain}"}`).subarray(0, offset + 7))).toBe(false);
+    }
+  });
+
+  it('leaves lines longer than it scans to JSON.parse, and scans the next line as usual', () => {
+    const long = Buffer.from(`{"k":"${'x'.repeat(scanner.maxLine)}"}`);
+    expect(parsesToObject(long)).toBe(true);
+    expect(scanner.scan(long)).toBe(false);
+    const longest = Buffer.from(`{"k":"${'y'.repeat(scanner.maxLine - 8)}"}`);
+    expect(longest.length).toBe(scanner.maxLine);
+    expect(scanner.scan(longest)).toBe(true);
+    expect(scannedMembers('{"a":1}')).toEqual([['a', '1']]);
+  });
+
   it.skipIf(!FIXTURES_PRESENT)(`accepts every real fixture event${FIXTURES_SKIP_REASON}`, () => {
     const lines = fixtureLines();
     expect(lines.length).toBeGreaterThan(0);
@@ -229,6 +307,40 @@ describe('ObjectScan with stringified keys', () => {
     for (const text of INVALID_TEXTS) expect(bodies.scan(Buffer.from(text)), text).toBe(false);
     expect(bodies.scan(Buffer.from(`{"a":${'['.repeat(300)}${']'.repeat(300)}}`))).toBe(false);
     expect(bodies.scan(Buffer.from(`{"a":${'['.repeat(200)}${']'.repeat(200)}}`))).toBe(true);
+  });
+
+  it('writes values that need escapes of every kind, at every offset of a 16-byte chunk', () => {
+    const values = [
+      '{"a":"\\u0026","b":["\\\\","\\"",null,true,false,-1.5e3],"c":{}}',
+      '"\\/\\b\\f\\n\\r\\t"',
+      '[ 1 ,\t2 ,\n3 \r]',
+      '"é 😀 \u2028"',
+      '0',
+    ];
+    for (let offset = 0; offset < 40; offset++) {
+      const plain = 'x'.repeat(offset);
+      for (const value of [...values, `"${plain}\\"${plain}"`, `["${plain}","${plain}\\\\"]`]) {
+        const bytes = Buffer.from(`{"a":${value},"requestObject":"${plain}"}`);
+        expect(bodies.scan(bytes), value).toBe(true);
+        expectStrings(bytes);
+      }
+    }
+  });
+
+  it('refuses stringified values that are not one JSON value', () => {
+    for (const value of ['', '{', '"a', '"\\x"', '"tab\there"', '[1,]', '{"a" 1}', 'tru', '01', '{"a":1}}']) {
+      const text = `{"a":${value}}`;
+      expect(parsesToObject(Buffer.from(text)), text).toBe(false);
+      expect(bodies.scan(Buffer.from(text)), text).toBe(false);
+    }
+  });
+
+  it('takes at most 8 stringified keys of up to 63 bytes', () => {
+    expect(
+      () => new ObjectScan({ stringifiedKeys: Array.from({ length: 9 }, (_, index) => `k${index}`) }),
+    ).toThrow(/cannot stringify key k8/);
+    expect(() => new ObjectScan({ stringifiedKeys: ['k'.repeat(64)] })).toThrow(/cannot stringify key/);
+    expect(new ObjectScan({ stringifiedKeys: ['k'.repeat(63)] }).scan(Buffer.from('{}'))).toBe(true);
   });
 
   it('notes nothing inside such values: their keys are not dotted keys, flags are of their own key only', () => {
