@@ -33,7 +33,7 @@ const benches: Bench[] = [
     args: ['bench/end-to-end.ts', '--events', String(esEvents), '--sink', 'elasticsearch'],
     env: {
       BENCH_FORWARDER_NODE_ARGS:
-        '--no-maglev --heap-growing-percent=70 --max-semi-space-size=2 --v8-pool-size=1 --max-old-space-size=192',
+        '--no-maglev --heap-growing-percent=100 --max-semi-space-size=2 --v8-pool-size=1 --max-old-space-size=192',
     },
   },
   {

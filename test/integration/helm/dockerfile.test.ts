@@ -141,7 +141,7 @@ describe('the Dockerfile follows the image checklist (helm.md §5)', () => {
     const cmd = JSON.parse(only(RUNTIME, 'CMD')[0]?.args ?? 'null') as string[];
     // Node flags first (those NODE_OPTIONS does not allow), then the CLI.
     const main = cmd.findIndex((arg) => !arg.startsWith('--'));
-    expect(cmd.slice(0, main)).toEqual(['--no-maglev']);
+    expect(cmd.slice(0, main)).toEqual(['--no-maglev', '--heap-growing-percent=100']);
     expect(cmd[main]).toBe(`/app/${PACKAGE.bin['k8s-audit-forwarder'] ?? ''}`);
     expect(cmd.slice(main + 1, main + 3)).toEqual(['run', '--config']);
     expect(cmd.join(' ')).not.toMatch(/\bnpm\b/);
