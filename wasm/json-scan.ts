@@ -9,30 +9,31 @@
 // UTF-8 validity is the caller's check. Memory is laid out once, at fixed addresses, and never grows, so the
 // caller's views of it stay valid; every offset it reports is relative to the line's first byte.
 
-// What the caller reads and writes, in this order from LAYOUT (see ObjectScan in src/pipeline/json-scan.ts).
+// What the caller reads and writes, in this order from LAYOUT (see ObjectScan in src/pipeline/json-scan.ts);
+// the exported addresses are immutable globals. The caller writes a line at INPUT, then calls scan().
 const LAYOUT: i32 = 65536;
 /** i32 results: members, children and dotted keys written (i32s), string bytes written, object start, end. */
-const HEADER: i32 = LAYOUT;
+export const HEADER: i32 = LAYOUT;
 const HEADER_BYTES: i32 = 64;
 /** Stringified keys: a length byte and up to KEY_BYTES bytes each, MAX_KEYS of them. */
 const KEYS: i32 = HEADER + HEADER_BYTES;
 const MAX_KEYS: i32 = 8;
 const KEY_BYTES: i32 = 63;
 /** The longest line this scans; SLACK more bytes can be read past a line's end (and are masked off). */
-const MAX_LINE: i32 = 1024 * 1024;
+export const MAX_LINE: i32 = 1024 * 1024;
 const SLACK: i32 = 64;
 /**
  * List capacities (i32s) for the most a MAX_LINE line can have: a member takes at least 5 bytes ('"":0,'), a
  * dotted key 6. Resident memory is what lines reach; the rest is address space.
  */
-const MEMBERS: i32 = KEYS + MAX_KEYS * (KEY_BYTES + 1);
+export const MEMBERS: i32 = KEYS + MAX_KEYS * (KEY_BYTES + 1);
 const MEMBER_CAPACITY: i32 = (MAX_LINE / 4) * 9;
-const CHILDREN: i32 = MEMBERS + MEMBER_CAPACITY * 4;
+export const CHILDREN: i32 = MEMBERS + MEMBER_CAPACITY * 4;
 const CHILD_CAPACITY: i32 = (MAX_LINE / 4) * 4;
-const DOTTED: i32 = CHILDREN + CHILD_CAPACITY * 4;
+export const DOTTED: i32 = CHILDREN + CHILD_CAPACITY * 4;
 const DOTTED_CAPACITY: i32 = (MAX_LINE / 4) * 2;
-const INPUT: i32 = DOTTED + DOTTED_CAPACITY * 4;
-const STRINGS: i32 = INPUT + MAX_LINE + SLACK;
+export const INPUT: i32 = DOTTED + DOTTED_CAPACITY * 4;
+export const STRINGS: i32 = INPUT + MAX_LINE + SLACK;
 /** Each byte of a value becomes at most 2 in its JSON string (a '"' is '\"'), plus 2 quotes per string. */
 const STRINGS_CAPACITY: i32 = 2 * MAX_LINE + SLACK;
 const END: i32 = STRINGS + STRINGS_CAPACITY + SLACK;
@@ -83,35 +84,6 @@ let keyTraits: i32 = 0;
 let keyCount: i32 = 0;
 
 memory.grow((END + 0xffff) / 0x10000 - memory.size());
-
-/** The address of the line's bytes: the caller writes a line there, then calls scan() with its length. */
-export function input(): i32 {
-  return INPUT;
-}
-
-export function maxLine(): i32 {
-  return MAX_LINE;
-}
-
-export function header(): i32 {
-  return HEADER;
-}
-
-export function members(): i32 {
-  return MEMBERS;
-}
-
-export function children(): i32 {
-  return CHILDREN;
-}
-
-export function dottedKeys(): i32 {
-  return DOTTED;
-}
-
-export function strings(): i32 {
-  return STRINGS;
-}
 
 /** Adds a stringified key, whose bytes the caller wrote at input(); false when there is no room for it. */
 export function addStringifiedKey(length: i32): bool {

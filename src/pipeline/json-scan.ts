@@ -35,16 +35,16 @@ export const MEMBER_FIELDS = 9;
 /** Fields of one nested member in ObjectScan.children (KEY_START...VALUE_END). */
 export const CHILD_FIELDS = 4;
 
-/** What the module exports (wasm/json-scan.ts): addresses in its memory, and the scan. */
+/** What the module exports (wasm/json-scan.ts): the addresses of its memory's regions, and the scan. */
 interface ScanExports {
   readonly memory: WebAssembly.Memory;
-  input(): number;
-  maxLine(): number;
-  header(): number;
-  members(): number;
-  children(): number;
-  dottedKeys(): number;
-  strings(): number;
+  readonly HEADER: WebAssembly.Global;
+  readonly MEMBERS: WebAssembly.Global;
+  readonly CHILDREN: WebAssembly.Global;
+  readonly DOTTED: WebAssembly.Global;
+  readonly INPUT: WebAssembly.Global;
+  readonly STRINGS: WebAssembly.Global;
+  readonly MAX_LINE: WebAssembly.Global;
   addStringifiedKey(length: number): number;
   scan(length: number): number;
 }
@@ -91,18 +91,19 @@ export class ObjectScan {
     const exports = new WebAssembly.Instance(scanModule()).exports as unknown as ScanExports;
     this.#exports = exports;
     const { buffer } = exports.memory;
-    this.maxLine = exports.maxLine();
-    this.#input = new Uint8Array(buffer, exports.input(), this.maxLine);
-    this.#header = new Int32Array(buffer, exports.header(), 6);
+    const address = (region: WebAssembly.Global): number => region.value as number;
+    this.maxLine = address(exports.MAX_LINE);
+    this.#input = new Uint8Array(buffer, address(exports.INPUT), this.maxLine);
+    this.#header = new Int32Array(buffer, address(exports.HEADER), 6);
     // The regions lie one after the other: members, children, dotted keys, the line, the strings.
     const list = (start: number, end: number): ScanList => ({
       values: new Int32Array(buffer, start, (end - start) / 4),
       length: 0,
     });
-    this.members = list(exports.members(), exports.children());
-    this.children = list(exports.children(), exports.dottedKeys());
-    this.dottedKeys = list(exports.dottedKeys(), exports.input());
-    this.strings = { bytes: new Uint8Array(buffer, exports.strings(), 2 * this.maxLine), length: 0 };
+    this.members = list(address(exports.MEMBERS), address(exports.CHILDREN));
+    this.children = list(address(exports.CHILDREN), address(exports.DOTTED));
+    this.dottedKeys = list(address(exports.DOTTED), address(exports.INPUT));
+    this.strings = { bytes: new Uint8Array(buffer, address(exports.STRINGS), 2 * this.maxLine), length: 0 };
     for (const key of options.stringifiedKeys ?? []) {
       const bytes = Buffer.from(key);
       this.#input.set(bytes);

@@ -13,4 +13,7 @@ declare namespace WebAssembly {
   class Memory {
     readonly buffer: ArrayBuffer;
   }
+  class Global {
+    readonly value: unknown;
+  }
 }
