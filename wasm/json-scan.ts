@@ -266,9 +266,9 @@ function array(start: i32, to: i32, depth: i32): i32 {
 }
 
 /**
- * The index of the first byte at or after `at` that is a '"', a '\' or a control character (which no JSON
- * string holds raw), or of the first with `extra` bits of interest (keys: '.' and '_'); `to` when there is none
- * before it. Reads 16 bytes at a time, past `to` by up to 15 (SLACK), and masks those off.
+ * The index of the first byte at or after `start` that is a '"', a '\' or a control character (which no JSON
+ * string holds raw), or, `withKeyBytes`, a '.' or '_' (a key's traits); `to` when there is none before it.
+ * Reads 16 bytes at a time, past `to` by up to 15 (SLACK), and masks those off.
  */
 function nextSpecial(start: i32, to: i32, withKeyBytes: bool): i32 {
   let at = start;
