@@ -165,7 +165,8 @@ function topObject(start: i32, to: i32): i32 {
     store<i32>(member, at, 12);
     store<i32>(member, flags, 16);
     store<i32>(member, memberChildren, 20);
-    store<i32>(member, stringStart === -1 ? childCount : memberChildren, 24);
+    // A stringified value's members are not noted: its range of children is then empty.
+    store<i32>(member, childCount, 24);
     store<i32>(member, stringStart, 28);
     store<i32>(member, stringEnd, 32);
     memberCount += 9;
@@ -539,7 +540,8 @@ function writeStringValue(start: i32, to: i32): i32 {
         v128.or(v128.or(i8x16.eq(chunk, quotes), i8x16.eq(chunk, backslashes)), i8x16.lt_u(chunk, spaces)),
       );
       const left = to - at;
-      if (left < 16) mask |= 0xffff << (left < 0 ? 0 : left);
+      // at never passes `to`: a chunk's bits past it stop the loop there.
+      if (left < 16) mask |= 0xffff << left;
       plain = mask === 0 ? 16 : ctz(mask);
       at += plain;
       stringLength += plain;
