@@ -1,7 +1,8 @@
-// AssemblyScript, compiled to src/pipeline/json-scan.wasm by `npm run build:wasm` (see wasm/README.md).
+// AssemblyScript, compiled to src/pipeline/json-scan.wasm by `npm run build:wasm` (README: design notes).
 // The validating scan of src/pipeline/json-scan.ts's ObjectScan, the Elasticsearch encoder's per-line hot path:
 // checks that a line is one JSON object (RFC 8259, as strictly as JSON.parse), notes its top-level members,
-// their own members and the nested keys with dots, and writes the stringified members' values (the request
+// their own members and the nested keys with dots, tells which of those keys are ones the caller asked about,
+// and writes the stringified members' values (the request
 // and response bodies) as JSON strings, in one pass. The inner loops of strings go 16 bytes at a time (SIMD):
 // a string's bytes are most of a line, and V8's byte loops top out at ~0.7 ns a byte where these take ~0.1.
 // Sound, not complete: 1 means JSON.parse accepts the text; 0 means invalid, or beyond what this tracks
@@ -12,6 +13,9 @@
 // What the caller reads and writes, in this order from LAYOUT (see ObjectScan in src/pipeline/json-scan.ts);
 // the exported addresses are immutable globals. The caller writes a line at INPUT, then calls scan().
 const LAYOUT: i32 = 65536;
+/** i32s per member (KEY_START, KEY_END, VALUE_START, VALUE_END, KEY_ID, FLAGS...) and per child (...KEY_ID). */
+const MEMBER_FIELDS: i32 = 10;
+const CHILD_FIELDS: i32 = 5;
 /** i32 results: members, children and dotted keys written (i32s), string bytes written, object start, end. */
 export const HEADER: i32 = LAYOUT;
 const HEADER_BYTES: i32 = 64;
@@ -19,6 +23,15 @@ const HEADER_BYTES: i32 = 64;
 const KEYS: i32 = HEADER + HEADER_BYTES;
 const MAX_KEYS: i32 = 8;
 const KEY_BYTES: i32 = 63;
+/**
+ * Known keys, which the caller looks for among members and children (found by id, not by comparing bytes in
+ * JS): a slot of KEY_BYTES + 1 bytes each (no length byte: a key is found by its length), then per length the
+ * first id of that length (-1: none), then each id's next one of the same length.
+ */
+const KNOWN: i32 = KEYS + MAX_KEYS * (KEY_BYTES + 1);
+const MAX_KNOWN: i32 = 64;
+const KNOWN_BY_LENGTH: i32 = KNOWN + MAX_KNOWN * (KEY_BYTES + 1);
+const KNOWN_NEXT: i32 = KNOWN_BY_LENGTH + (KEY_BYTES + 1) * 4;
 /** The longest line this scans; SLACK more bytes can be read past a line's end (and are masked off). */
 export const MAX_LINE: i32 = 1024 * 1024;
 const SLACK: i32 = 64;
@@ -26,10 +39,10 @@ const SLACK: i32 = 64;
  * List capacities (i32s) for the most a MAX_LINE line can have: a member takes at least 5 bytes ('"":0,'), a
  * dotted key 6. Resident memory is what lines reach; the rest is address space.
  */
-export const MEMBERS: i32 = KEYS + MAX_KEYS * (KEY_BYTES + 1);
-const MEMBER_CAPACITY: i32 = (MAX_LINE / 4) * 9;
+export const MEMBERS: i32 = KNOWN_NEXT + MAX_KNOWN * 4;
+const MEMBER_CAPACITY: i32 = (MAX_LINE / 4) * MEMBER_FIELDS;
 export const CHILDREN: i32 = MEMBERS + MEMBER_CAPACITY * 4;
-const CHILD_CAPACITY: i32 = (MAX_LINE / 4) * 4;
+const CHILD_CAPACITY: i32 = (MAX_LINE / 4) * CHILD_FIELDS;
 export const DOTTED: i32 = CHILDREN + CHILD_CAPACITY * 4;
 const DOTTED_CAPACITY: i32 = (MAX_LINE / 4) * 2;
 export const INPUT: i32 = DOTTED + DOTTED_CAPACITY * 4;
@@ -82,8 +95,38 @@ let escapes: i32 = 0;
 /** The traits of the key skipKey() scanned last. */
 let keyTraits: i32 = 0;
 let keyCount: i32 = 0;
+let knownCount: i32 = 0;
 
 memory.grow((END + 0xffff) / 0x10000 - memory.size());
+// No known key of any length yet (-1 ids).
+memory.fill(KNOWN_BY_LENGTH, 0xff, (KEY_BYTES + 1) * 4);
+
+/** Adds a known key, whose bytes the caller wrote at INPUT: its id (0, 1...), or -1 when there is no room. */
+export function addKnownKey(length: i32): i32 {
+  if (knownCount === MAX_KNOWN || length > KEY_BYTES) return -1;
+  const id = knownCount++;
+  memory.copy(KNOWN + id * (KEY_BYTES + 1), INPUT, length);
+  const first = KNOWN_BY_LENGTH + length * 4;
+  store<i32>(KNOWN_NEXT + id * 4, load<i32>(first));
+  store<i32>(first, id);
+  return id;
+}
+
+/** The id of the known key whose text is at [start, end) (a key without escapes), or -1. */
+function knownKeyId(start: i32, end: i32): i32 {
+  const length = end - start;
+  if (length > KEY_BYTES) return -1;
+  let id = load<i32>(KNOWN_BY_LENGTH + length * 4);
+  while (id >= 0 && memory.compare(KNOWN + id * (KEY_BYTES + 1), INPUT + start, length) !== 0)
+    id = load<i32>(KNOWN_NEXT + id * 4);
+  return id;
+}
+
+/** The id of the key skipKey() scanned last, at [keyStart, keyEnd) with its quotes, or -1. */
+function lastKeyId(keyStart: i32, keyEnd: i32): i32 {
+  // An escape makes the key's text differ from its value: such a key is no known key's (the caller checks).
+  return (keyTraits & KEY_ESCAPE) !== 0 ? -1 : knownKeyId(keyStart + 1, keyEnd - 1);
+}
 
 /** Adds a stringified key, whose bytes the caller wrote at input(); false when there is no room for it. */
 export function addStringifiedKey(length: i32): bool {
@@ -138,6 +181,7 @@ function topObject(start: i32, to: i32): i32 {
     if (at < 0) return -1;
     const keyEnd = at;
     flags = (keyTraits & (KEY_DOT | KEY_COMPLEX)) === 0 ? 0 : KEY_UNUSUAL;
+    const keyId = lastKeyId(keyStart, keyEnd);
     const memberChildren = childCount;
     at = skipWhitespace(at, to);
     if (at >= to || byte(at) !== COLON) return -1;
@@ -154,7 +198,7 @@ function topObject(start: i32, to: i32): i32 {
       at = value(at, to, 1);
       if (at < 0) return -1;
     }
-    if (memberCount + 9 > MEMBER_CAPACITY) {
+    if (memberCount + MEMBER_FIELDS > MEMBER_CAPACITY) {
       overflowed = true;
       return -1;
     }
@@ -163,13 +207,14 @@ function topObject(start: i32, to: i32): i32 {
     store<i32>(member, keyEnd, 4);
     store<i32>(member, valueStart, 8);
     store<i32>(member, at, 12);
-    store<i32>(member, flags, 16);
-    store<i32>(member, memberChildren, 20);
+    store<i32>(member, keyId, 16);
+    store<i32>(member, flags, 20);
+    store<i32>(member, memberChildren, 24);
     // A stringified value's members are not noted: its range of children is then empty.
-    store<i32>(member, childCount, 24);
-    store<i32>(member, stringStart, 28);
-    store<i32>(member, stringEnd, 32);
-    memberCount += 9;
+    store<i32>(member, childCount, 28);
+    store<i32>(member, stringStart, 32);
+    store<i32>(member, stringEnd, 36);
+    memberCount += MEMBER_FIELDS;
     at = nextMember(at, to, CLOSE_BRACE);
     if (at < 0) return endOfContainer(at);
   }
@@ -215,6 +260,7 @@ function object(start: i32, to: i32, depth: i32): i32 {
     if (at < 0) return -1;
     const keyEnd = at;
     const traits = keyTraits;
+    const keyId = depth === 2 ? lastKeyId(keyStart, keyEnd) : -1;
     if (traits !== 0) {
       if ((traits & KEY_ESCAPE) !== 0) flags |= HAS_ESCAPE;
       if ((traits & KEY_COMPLEX) !== 0) flags |= NESTED_KEY_COMPLEX;
@@ -237,7 +283,7 @@ function object(start: i32, to: i32, depth: i32): i32 {
     at = value(at, to, depth);
     if (at < 0) return -1;
     if (depth === 2) {
-      if (childCount + 4 > CHILD_CAPACITY) {
+      if (childCount + CHILD_FIELDS > CHILD_CAPACITY) {
         overflowed = true;
         return -1;
       }
@@ -246,7 +292,8 @@ function object(start: i32, to: i32, depth: i32): i32 {
       store<i32>(child, keyEnd, 4);
       store<i32>(child, valueStart, 8);
       store<i32>(child, at, 12);
-      childCount += 4;
+      store<i32>(child, keyId, 16);
+      childCount += CHILD_FIELDS;
     }
     at = nextMember(at, to, CLOSE_BRACE);
     if (at < 0) return endOfContainer(at);

@@ -24,16 +24,18 @@ export const KEY_START = 0;
 export const KEY_END = 1;
 export const VALUE_START = 2;
 export const VALUE_END = 3;
-export const FLAGS = 4;
+/** The key's index in the scan's knownKeys, or -1 (not one of them, or written with an escape). */
+export const KEY_ID = 4;
+export const FLAGS = 5;
 /** The member's own members when its value is an object: a range of ObjectScan.children. */
-export const CHILDREN_START = 5;
-export const CHILDREN_END = 6;
+export const CHILDREN_START = 6;
+export const CHILDREN_END = 7;
 /** A stringified member's value as a JSON string: a range of ObjectScan.strings.bytes (else -1, -1). */
-export const STRING_START = 7;
-export const STRING_END = 8;
-export const MEMBER_FIELDS = 9;
-/** Fields of one nested member in ObjectScan.children (KEY_START...VALUE_END). */
-export const CHILD_FIELDS = 4;
+export const STRING_START = 8;
+export const STRING_END = 9;
+export const MEMBER_FIELDS = 10;
+/** Fields of one nested member in ObjectScan.children (KEY_START...KEY_ID). */
+export const CHILD_FIELDS = 5;
 
 /** What the module exports (wasm/json-scan.ts): the addresses of its memory's regions, and the scan. */
 interface ScanExports {
@@ -46,6 +48,7 @@ interface ScanExports {
   readonly STRINGS: WebAssembly.Global;
   readonly MAX_LINE: WebAssembly.Global;
   addStringifiedKey(length: number): number;
+  addKnownKey(length: number): number;
   scan(length: number): number;
 }
 
@@ -86,8 +89,13 @@ export class ObjectScan {
   /** The scan's counts: members, children and dotted keys (numbers written), string bytes, object start, end. */
   readonly #header: Int32Array;
 
-  /** `stringifiedKeys`: top-level keys (as written, without escapes) whose values go to `strings`. */
-  constructor(options: { readonly stringifiedKeys?: readonly string[] } = {}) {
+  /**
+   * `stringifiedKeys`: top-level keys (as written, without escapes) whose values go to `strings`.
+   * `knownKeys`: keys (at most 64, of up to 63 bytes) whose index members and children carry as KEY_ID.
+   */
+  constructor(
+    options: { readonly stringifiedKeys?: readonly string[]; readonly knownKeys?: readonly string[] } = {},
+  ) {
     const exports = new WebAssembly.Instance(scanModule()).exports as unknown as ScanExports;
     this.#exports = exports;
     const { buffer } = exports.memory;
@@ -109,6 +117,13 @@ export class ObjectScan {
       this.#input.set(bytes);
       if (exports.addStringifiedKey(bytes.length) !== 1) throw new Error(`cannot stringify key ${key}`);
     }
+    const knownKeys = options.knownKeys ?? [];
+    if (new Set(knownKeys).size !== knownKeys.length) throw new Error('known keys must be distinct');
+    knownKeys.forEach((key, index) => {
+      const bytes = Buffer.from(key);
+      this.#input.set(bytes);
+      if (exports.addKnownKey(bytes.length) !== index) throw new Error(`cannot know key ${key}`);
+    });
   }
 
   /** Scans all of `bytes`: true when it is one JSON object, with whitespace around it at most. */

@@ -14,6 +14,7 @@ import {
   FLAGS,
   HAS_ESCAPE,
   KEY_END,
+  KEY_ID,
   KEY_START,
   KEY_UNUSUAL,
   MEMBER_FIELDS,
@@ -96,43 +97,42 @@ const BODIES = ['requestObject', 'responseObject'];
 const OTHER_FIELDS = ['kind', 'apiVersion', 'level', 'metadata'];
 
 interface KnownKey {
-  readonly bytes: Buffer;
   readonly bit: number;
   readonly isBody: boolean;
   /** The field this member is, if it is one. */
   readonly field: number | undefined;
-  /** For an object member: its keys that are fields. */
-  readonly children: readonly { readonly bytes: Buffer; readonly field: number }[] | undefined;
+  /** For an object member: the field each known key (by its KEY_ID) is among its keys, -1 for none. */
+  readonly childFields: Int8Array | undefined;
 }
 
+const MEMBER_NAMES = [...Object.keys(ECS_SOURCES), ...BODIES, ...OTHER_FIELDS];
 /**
- * Known keys by a hash of their length, first and last byte (then compared whole): no key is decoded to be
- * looked up, and an array index is cheaper than a Map's lookup on this path.
+ * The keys the scan tells by id (KEY_ID, an index here): the top-level members' names, then the fields'
+ * names inside object members. No key's bytes are compared in JS.
  */
-const KEY_TABLE_SIZE = 1024;
-const KNOWN_KEYS: (KnownKey[] | undefined)[] = Array.from({ length: KEY_TABLE_SIZE }, () => undefined);
-[...Object.keys(ECS_SOURCES), ...BODIES, ...OTHER_FIELDS].forEach((name, index) => {
-  const bytes = Buffer.from(name);
+const KNOWN_KEY_NAMES = [
+  ...new Set([
+    ...MEMBER_NAMES,
+    ...Object.values(ECS_SOURCES).flatMap((source) => (typeof source === 'number' ? [] : Object.keys(source))),
+  ]),
+];
+/** Top-level members by KEY_ID; undefined for the names that are only nested keys. */
+const KNOWN_MEMBERS: readonly (KnownKey | undefined)[] = KNOWN_KEY_NAMES.map((name) => {
+  const index = MEMBER_NAMES.indexOf(name);
+  if (index === -1) return undefined;
   const source = ECS_SOURCES[name];
-  const known: KnownKey = {
-    bytes,
+  let childFields: Int8Array | undefined;
+  if (source !== undefined && typeof source !== 'number') {
+    childFields = new Int8Array(KNOWN_KEY_NAMES.length).fill(-1);
+    for (const [child, field] of Object.entries(source)) childFields[KNOWN_KEY_NAMES.indexOf(child)] = field;
+  }
+  return {
     bit: 2 ** index,
     isBody: BODIES.includes(name),
     field: typeof source === 'number' ? source : undefined,
-    children:
-      source === undefined || typeof source === 'number'
-        ? undefined
-        : Object.entries(source).map(([child, field]) => ({ bytes: Buffer.from(child), field })),
+    childFields,
   };
-  const bucket = keyBucket(bytes, 0, bytes.length);
-  KNOWN_KEYS[bucket] = [...(KNOWN_KEYS[bucket] ?? []), known];
 });
-
-function keyBucket(bytes: Uint8Array, start: number, end: number): number {
-  return (
-    ((end - start) * 64 + (bytes[start] as number) * 4 + (bytes[end - 1] as number)) & (KEY_TABLE_SIZE - 1)
-  );
-}
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
@@ -207,7 +207,7 @@ const SANITIZE = 3;
 export class BulkLineEncoder {
   readonly #target: EsTarget;
   readonly #context: EnrichContext;
-  readonly #scan = new ObjectScan({ stringifiedKeys: BODIES });
+  readonly #scan = new ObjectScan({ stringifiedKeys: BODIES, knownKeys: KNOWN_KEY_NAMES });
   /** How each member is written (COPY...SANITIZE), by member. */
   readonly #writes = new Uint8Array(MAX_MEMBERS);
   readonly #otherKeys: string[] = [];
@@ -316,7 +316,8 @@ export class BulkLineEncoder {
       const valueStart = members[member + VALUE_START] as number;
       const valueEnd = members[member + VALUE_END] as number;
       this.#writes[member / MEMBER_FIELDS] = writeOf(flags);
-      const known = knownKey(line, keyStart, keyEnd);
+      const keyId = members[member + KEY_ID] as number;
+      const known = keyId === -1 ? undefined : KNOWN_MEMBERS[keyId];
       if (known === undefined) {
         // Latin-1 maps bytes to characters one to one: distinct keys stay distinct, which is all this needs.
         const key = line.toString('latin1', keyStart, keyEnd);
@@ -334,20 +335,17 @@ export class BulkLineEncoder {
         this.#writes[member / MEMBER_FIELDS] = BODY;
       } else if (known.field !== undefined) {
         if (!this.#setField(line, known.field, valueStart, valueEnd, flags)) return false;
-      } else if (known.children !== undefined) {
+      } else if (known.childFields !== undefined) {
         // An object whose keys might spell a field's name in escapes is the general path's to read.
         if (line[valueStart] !== OPEN_BRACE || (flags & NESTED_KEY_COMPLEX) !== 0) return false;
         const last = members[member + CHILDREN_END] as number;
         for (let child = members[member + CHILDREN_START] as number; child < last; child += CHILD_FIELDS) {
-          const childKeyStart = (children[child + KEY_START] as number) + 1;
-          const childKeyEnd = (children[child + KEY_END] as number) - 1;
-          for (const wanted of known.children) {
-            if (!isSameBytes(line, childKeyStart, childKeyEnd, wanted.bytes)) continue;
-            // The last of duplicate keys wins, as with JSON.parse.
-            const start = children[child + VALUE_START] as number;
-            if (!this.#setField(line, wanted.field, start, children[child + VALUE_END] as number, flags))
-              return false;
-          }
+          const childKeyId = children[child + KEY_ID] as number;
+          const field = childKeyId === -1 ? -1 : (known.childFields[childKeyId] as number);
+          if (field === -1) continue;
+          // The last of duplicate keys wins, as with JSON.parse.
+          const start = children[child + VALUE_START] as number;
+          if (!this.#setField(line, field, start, children[child + VALUE_END] as number, flags)) return false;
         }
       }
     }
@@ -794,14 +792,6 @@ function writeOf(flags: number): number {
   if ((flags & NESTED_KEY_COMPLEX) !== 0) return SANITIZE;
   if ((flags & NESTED_KEY_DOTTED) === 0) return COPY;
   return (flags & NESTED_KEY_UNDERSCORE) === 0 ? DEDOT_BYTES : SANITIZE;
-}
-
-function knownKey(line: Buffer, keyStart: number, keyEnd: number): KnownKey | undefined {
-  if (keyEnd <= keyStart) return undefined;
-  const candidates = KNOWN_KEYS[keyBucket(line, keyStart, keyEnd)];
-  if (candidates === undefined) return undefined;
-  for (const known of candidates) if (isSameBytes(line, keyStart, keyEnd, known.bytes)) return known;
-  return undefined;
 }
 
 /** Whether bytes[start, end) holds `expected` (short keys: a loop beats a native call). */

@@ -6,6 +6,7 @@ import {
   FLAGS,
   HAS_ESCAPE,
   KEY_END,
+  KEY_ID,
   KEY_START,
   KEY_UNUSUAL,
   MEMBER_FIELDS,
@@ -219,6 +220,55 @@ describe('ObjectScan', () => {
       '"j"': [['"k"', '"l"']],
     });
     expect(scanner.children.length).toBe(4 * CHILD_FIELDS);
+  });
+
+  it("tells top-level and their objects' own keys by their index in knownKeys, and no others", () => {
+    // Same-length names (ab, cd, b.) share a bucket; a long name and a 63-byte one are in reach.
+    const long = 'k'.repeat(63);
+    const known = new ObjectScan({ knownKeys: ['ab', 'cd', 'b.', 'user', long, 'é'] });
+    const text =
+      `{"cd":1,"ab":{"user":2,"ab":{"cd":3},"zz":4,"b.":5},"us\\u0065r":6,"x":[{"ab":7}],` +
+      `"${long}":{"é":8},"${long}k":9,"":10,"a":11,"abc":12}`;
+    const bytes = Buffer.from(text);
+    expect(known.scan(bytes)).toBe(true);
+    const members = known.members.values;
+    const children = known.children.values;
+    const ids: Record<string, [number, Record<string, number>]> = {};
+    for (let member = 0; member < known.members.length; member += MEMBER_FIELDS) {
+      const key = bytes.toString('utf8', members[member + KEY_START], members[member + KEY_END]);
+      const own: Record<string, number> = {};
+      const last = members[member + CHILDREN_END] as number;
+      for (let child = members[member + CHILDREN_START] as number; child < last; child += CHILD_FIELDS)
+        own[bytes.toString('utf8', children[child + KEY_START], children[child + KEY_END])] = children[
+          child + KEY_ID
+        ] as number;
+      ids[key] = [members[member + KEY_ID] as number, own];
+    }
+    expect(ids).toEqual({
+      '"cd"': [1, {}],
+      // Nested objects' keys (cd inside ab's ab) are not children: only a member's own keys are told.
+      '"ab"': [0, { '"user"': 3, '"ab"': 0, '"zz"': -1, '"b."': 2 }],
+      // Written with an escape, a key's text is not its name: no id, whatever it spells.
+      '"us\\u0065r"': [-1, {}],
+      '"x"': [-1, {}],
+      [`"${long}"`]: [4, { '"é"': 5 }],
+      [`"${long}k"`]: [-1, {}],
+      '""': [-1, {}],
+      '"a"': [-1, {}],
+      '"abc"': [-1, {}],
+    });
+    // Without knownKeys, every key is unknown.
+    expect(scanner.scan(bytes)).toBe(true);
+    for (let member = 0; member < scanner.members.length; member += MEMBER_FIELDS)
+      expect(scanner.members.values[member + KEY_ID]).toBe(-1);
+  });
+
+  it('refuses known keys it cannot tell: repeated, longer than 63 bytes, more than 64', () => {
+    expect(() => new ObjectScan({ knownKeys: ['a', 'b', 'a'] })).toThrow(/distinct/);
+    expect(() => new ObjectScan({ knownKeys: ['k'.repeat(64)] })).toThrow(/cannot know key/);
+    expect(() => new ObjectScan({ knownKeys: Array.from({ length: 65 }, (_, n) => `k${n}`) })).toThrow(
+      /cannot know key k64/,
+    );
   });
 
   it('finds every string end, escape and control character wherever it falls in a 16-byte chunk', () => {
