@@ -38,6 +38,7 @@ import {
   type Outcome,
   outcome,
   sanitize,
+  TYPED_VERBS,
   targetIndexFor,
 } from './encode.ts';
 
@@ -192,6 +193,31 @@ const COMMA_TEXT = Buffer.from(',');
 const CLOSE_ARRAY = Buffer.from(']');
 const JSON_KEY_END = Buffer.from('Json":');
 
+/** Values a string field is told apart by (see #choice): as JSON text, and as strings for escaped text. */
+interface Choices {
+  readonly texts: readonly Buffer[];
+  readonly values: readonly string[];
+}
+
+function choices(values: readonly string[]): Choices {
+  return { texts: values.map((value) => Buffer.from(JSON.stringify(value))), values };
+}
+
+const VERB_CHOICES = choices(TYPED_VERBS);
+const DECISIONS = ['allow', 'forbid'];
+const DECISION_CHOICES = choices(DECISIONS);
+const FORBID = DECISIONS.indexOf('forbid');
+/**
+ * event.type's JSON, by verb (an index of TYPED_VERBS, or their count for any other) and decision (allow,
+ * forbid, other), as eventTypesJson() writes it: chosen without decoding either string.
+ */
+const EVENT_TYPES = [...TYPED_VERBS, undefined].map((verb) =>
+  [...DECISIONS, undefined].map((decision) => Buffer.from(eventTypesJson(verb, decision))),
+);
+
+/** The most sourceIPs entries read as bytes (the API server writes one, or a proxy chain's few). */
+const MAX_PLAIN_IPS = 16;
+
 /** The most top-level members a line can have for this path. */
 const MAX_MEMBERS = 64;
 
@@ -229,6 +255,9 @@ export class BulkLineEncoder {
   /** `<cluster>\u0000` as UTF-8, then the rest of the identity eventId() hashes (see #eventId). */
   readonly #identityPrefix: Buffer;
   #identity: Buffer;
+  /** #uniqueIps' answer: start and end of each address's text in the line, or the addresses. */
+  readonly #ipSpans = new Int32Array(MAX_PLAIN_IPS * 2);
+  #ipTexts: string[] | undefined;
   #pathOf = '';
   #pathJson = Buffer.from('""');
 
@@ -407,6 +436,24 @@ export class BulkLineEncoder {
     return JSON.parse(line.toString(encoding, start, end)) as unknown;
   }
 
+  /**
+   * Which of `choices` a string field's value is (its index), or their count when it is none of them or the
+   * event lacks the field; compared as bytes unless the text has escapes.
+   */
+  #choice(line: Buffer, field: number, choices: Choices, encoding: BufferEncoding): number {
+    const start = this.#spans[field * 2] as number;
+    if (start === -1) return choices.values.length;
+    if (this.#escaped[field] !== 0) {
+      const index = choices.values.indexOf(this.#decode(line, field, encoding) as string);
+      return index === -1 ? choices.values.length : index;
+    }
+    const end = this.#spans[field * 2 + 1] as number;
+    const texts = choices.texts;
+    for (let index = 0; index < texts.length; index++)
+      if (isSameBytes(line, start, end, texts[index] as Buffer)) return index;
+    return texts.length;
+  }
+
   /** A number field's value: digits read here (JSON.parse for a string this short costs more). */
   #integer(line: Buffer, field: number, encoding: BufferEncoding): number | undefined {
     const start = this.#spans[field * 2] as number;
@@ -490,13 +537,14 @@ export class BulkLineEncoder {
 
   /** Whether two string fields have the same text (then the same value: callers rule out escapes). */
   #sameText(line: Buffer, field: number, other: number): boolean {
-    const start = this.#spans[field * 2] as number;
-    const otherStart = this.#spans[other * 2] as number;
-    const length = (this.#spans[field * 2 + 1] as number) - start;
-    if ((this.#spans[other * 2 + 1] as number) - otherStart !== length) return false;
-    for (let index = 0; index < length; index++)
-      if (line[start + index] !== line[otherStart + index]) return false;
-    return true;
+    const spans = this.#spans;
+    return isSameText(
+      line,
+      spans[field * 2] as number,
+      spans[field * 2 + 1] as number,
+      spans[other * 2] as number,
+      spans[other * 2 + 1] as number,
+    );
   }
 
   /** Whether a string field is "" (absent fields are not). */
@@ -527,8 +575,8 @@ export class BulkLineEncoder {
     recorded: string | undefined,
     out: ByteWriter,
   ): void {
-    const verb = this.#decode(line, VERB, encoding) as string | undefined;
-    const decision = this.#decode(line, DECISION, encoding) as string | undefined;
+    const verb = this.#choice(line, VERB, VERB_CHOICES, encoding);
+    const decision = this.#choice(line, DECISION, DECISION_CHOICES, encoding);
     const code = this.#integer(line, CODE, encoding);
     // summary(): "<user>[ as <impersonated>] <verb> <requestURI> -> <code>", from the strings' JSON text.
     out.append(MESSAGE_OPEN);
@@ -551,9 +599,9 @@ export class BulkLineEncoder {
       out.append(QUOTE_TEXT);
     }
     out.append(this.#ecsToEventType);
-    out.text(eventTypesJson(verb, decision));
+    out.append((EVENT_TYPES[verb] as Buffer[])[decision] as Buffer);
     this.#member(ACTION, VERB, out);
-    out.append(OUTCOME_TO_ID[outcome(code, decision)]);
+    out.append(OUTCOME_TO_ID[outcome(code, decision === FORBID ? 'forbid' : undefined)]);
     out.text(id);
     out.append(QUOTE_TEXT);
     if (!this.#isStage(line, REQUEST_RECEIVED)) {
@@ -626,20 +674,65 @@ export class BulkLineEncoder {
     out.append(CLOSE_OBJECT);
   }
 
+  /**
+   * The valid sourceIPs entries, each once, in order: how many, with their texts' spans in #ipSpans when all
+   * of them are plain IPv4 addresses (read from the bytes, as the API server writes them), else in #ipTexts.
+   */
+  #uniqueIps(line: Buffer, encoding: BufferEncoding): number {
+    this.#ipTexts = undefined;
+    const start = this.#spans[SOURCE_IPS * 2] as number;
+    if (start === -1) return 0;
+    if (this.#escaped[SOURCE_IPS] === 0) {
+      const end = this.#spans[SOURCE_IPS * 2 + 1] as number;
+      const spans = this.#ipSpans;
+      let count = 0;
+      let open = -1;
+      let plain = true;
+      // Without escapes, each pair of quotes holds one entry as it is.
+      for (let at = start; plain && at < end; at++) {
+        if (line[at] !== QUOTE) continue;
+        if (open === -1) {
+          open = at + 1;
+          continue;
+        }
+        plain = isIPv4Text(line, open, at);
+        let seen = false;
+        for (let ip = 0; plain && !seen && ip < count * 2; ip += 2)
+          seen = isSameText(line, open, at, spans[ip] as number, spans[ip + 1] as number);
+        if (plain && !seen) {
+          if (count === MAX_PLAIN_IPS) plain = false;
+          else {
+            spans[count * 2] = open;
+            spans[count * 2 + 1] = at;
+            count++;
+          }
+        }
+        open = -1;
+      }
+      if (plain) return count;
+    }
+    const ips: string[] = [];
+    for (const ip of this.#strings(line, SOURCE_IPS, encoding) ?? []) {
+      if (ip === '' || isIP(ip) === 0 || ips.includes(ip)) continue;
+      ips.push(ip);
+    }
+    this.#ipTexts = ips;
+    return ips.length;
+  }
+
+  /** The `index`-th of #uniqueIps' addresses, whose text needs no escapes in JSON. */
+  #ip(index: number, out: ByteWriter): void {
+    // An address isIP() accepts has nothing to escape in JSON (digits, hex, ':', '.', a '%' zone of [\w.:-]).
+    if (this.#ipTexts !== undefined) out.text(this.#ipTexts[index] as string);
+    else out.raw(this.#ipSpans[index * 2] as number, this.#ipSpans[index * 2 + 1] as number);
+  }
+
   /** source.ip (the first valid sourceIPs entry) and related.ip / related.user, as unique() makes them. */
   #writeSourceAndRelated(line: Buffer, encoding: BufferEncoding, out: ByteWriter): void {
-    const sourceIPs = this.#strings(line, SOURCE_IPS, encoding);
-    let ips: string[] | undefined;
-    if (sourceIPs !== undefined) {
-      for (const ip of sourceIPs) {
-        if (ip === '' || isIP(ip) === 0 || ips?.includes(ip) === true) continue;
-        (ips ??= []).push(ip);
-      }
-    }
-    // An address isIP() accepts has nothing to escape in JSON (digits, hex, ':', '.', a '%' zone of [\w.:-]).
-    if (ips !== undefined) {
+    const ipCount = this.#uniqueIps(line, encoding);
+    if (ipCount > 0) {
       out.append(SOURCE_OPEN);
-      out.text(ips[0] as string);
+      this.#ip(0, out);
       out.append(STRING_CLOSE_OBJECT);
     }
     // related.user: the user and the impersonated user, each once, empty names left out.
@@ -652,18 +745,18 @@ export class BulkLineEncoder {
           ? !this.#sameText(line, USERNAME, IMPERSONATED_USERNAME)
           : this.#decode(line, USERNAME, encoding) !== this.#decode(line, IMPERSONATED_USERNAME, encoding);
     }
-    if (ips === undefined && !hasUser && !hasImpersonated) return;
+    if (ipCount === 0 && !hasUser && !hasImpersonated) return;
     out.append(RELATED_OPEN);
-    if (ips !== undefined) {
+    if (ipCount > 0) {
       out.append(IP_OPEN);
-      for (let index = 0; index < ips.length; index++) {
+      for (let index = 0; index < ipCount; index++) {
         if (index > 0) out.append(STRING_SEPARATOR);
-        out.text(ips[index] as string);
+        this.#ip(index, out);
       }
       out.append(STRING_CLOSE_ARRAY);
     }
     if (hasUser || hasImpersonated) {
-      out.append(ips === undefined ? USER_ARRAY_OPEN : COMMA_USER_ARRAY_OPEN);
+      out.append(ipCount === 0 ? USER_ARRAY_OPEN : COMMA_USER_ARRAY_OPEN);
       if (hasUser) this.#value(USERNAME, out);
       if (bothUsers) out.append(COMMA_TEXT);
       if (hasImpersonated && (bothUsers || !hasUser)) this.#value(IMPERSONATED_USERNAME, out);
@@ -759,6 +852,38 @@ function twoDigits(line: Buffer, at: number): number {
   const tens = (line[at] as number) - 0x30;
   const ones = (line[at + 1] as number) - 0x30;
   return tens < 0 || tens > 9 || ones < 0 || ones > 9 ? -1 : tens * 10 + ones;
+}
+
+/**
+ * Whether line[start, end) is an IPv4 address as isIP() takes it: four decimal numbers of 0-255 without
+ * leading zeros, dot-separated.
+ */
+export function isIPv4Text(line: Uint8Array, start: number, end: number): boolean {
+  let at = start;
+  for (let part = 0; part < 4; part++) {
+    if (part > 0) {
+      if (at >= end || line[at] !== DOT) return false;
+      at++;
+    }
+    const first = at;
+    let value = 0;
+    while (at < end && at - first < 3) {
+      const digit = (line[at] as number) - 0x30;
+      if (digit < 0 || digit > 9) break;
+      value = value * 10 + digit;
+      at++;
+    }
+    if (at === first || value > 255 || (line[first] === 0x30 && at - first > 1)) return false;
+  }
+  return at === end;
+}
+
+/** Whether line[start, end) and line[otherStart, otherEnd) are the same bytes. */
+function isSameText(line: Uint8Array, start: number, end: number, otherStart: number, otherEnd: number): boolean {
+  if (end - start !== otherEnd - otherStart) return false;
+  for (let index = 0; index < end - start; index++)
+    if (line[start + index] !== line[otherStart + index]) return false;
+  return true;
 }
 
 /** Whether the (valid JSON) value at [start, end) is an array of strings only. */

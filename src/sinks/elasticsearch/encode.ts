@@ -252,8 +252,11 @@ function typesByDecision(verb: string | undefined): TypesByDecision {
   };
 }
 
+/** The verbs whose event.type is not the default's. */
+export const TYPED_VERBS = ['create', 'update', 'patch', 'delete', 'deletecollection', 'get', 'list', 'watch'];
+
 const EVENT_TYPES_JSON: ReadonlyMap<string, TypesByDecision> = new Map(
-  ['create', 'update', 'patch', 'delete', 'deletecollection', 'get', 'list', 'watch'].map((verb) => [
+  TYPED_VERBS.map((verb) => [
     verb,
     typesByDecision(verb),
   ]),

@@ -1,10 +1,11 @@
+import { isIP } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { parseAuditLine } from '../../../../src/pipeline/enrich.ts';
 import type { EventOrigin, OutEvent } from '../../../../src/pipeline/event.ts';
 import { ByteWriter } from '../../../../src/pipeline/wire-writer.ts';
 import { parseIndexPattern } from '../../../../src/sinks/elasticsearch/config.ts';
 import { dataStreamTarget, type EsTarget, toDocument } from '../../../../src/sinks/elasticsearch/encode.ts';
-import { BulkLineEncoder } from '../../../../src/sinks/elasticsearch/encode-line.ts';
+import { BulkLineEncoder, isIPv4Text } from '../../../../src/sinks/elasticsearch/encode-line.ts';
 import { AuditEventGenerator } from '../../../../src/simulator/generator.ts';
 import { Prng } from '../../../../src/simulator/prng.ts';
 import { expectBulkItemOf, sentBulkDocument } from '../../../helpers/bulk-documents.ts';
@@ -163,8 +164,51 @@ describe('BulkLineEncoder', () => {
       event('"sourceIPs":[ "10.0.0.1" , "10.0.0.2","10.0.0.1" ]'),
       event('"sourceIPs":["\u0031\u0030.0.0.1","::1"]'),
       event('"sourceIPs":["","fe80::1%eth0"]'),
+      event('"sourceIPs":["010.0.0.1","10.0.0.01","0.0.0.0","255.255.255.255","256.0.0.1","1.2.3","1.2.3.4.5"]'),
+      event('"sourceIPs":[" 10.0.0.1","10.0.0.1 ","10.0.0.1","1.2.3.4:80","1..2.3","1234.1.1.1",".1.1.1"]'),
+      event(`"sourceIPs":[${Array.from({ length: 17 }, (_, n) => `"10.0.0.${n}"`).join(',')}]`),
+      event(`"sourceIPs":[${Array.from({ length: 20 }, (_, n) => `"10.0.0.${n % 16}"`).join(',')}]`),
+      event('"sourceIPs":["10.0.0.1","::ffff:10.0.0.1","10.0.0.1"]'),
     ];
     for (const line of lines) expect(expectFastPathAgrees(line), line).toBe(true);
+  });
+
+  it('types and outcomes every verb and decision as toDocument does, escaped or not', () => {
+    const verbs = ['create', 'update', 'patch', 'delete', 'deletecollection', 'get', 'list', 'watch', 'proxy', ''];
+    const decisions = ['"allow"', '"forbid"', '"other"', '"\\u0066orbid"', '""', undefined];
+    let lines = 0;
+    for (const verb of [...verbs, 'g\\u0065t', 'GET', 'gett', undefined]) {
+      for (const decision of decisions) {
+        for (const code of ['', ',"responseStatus":{"code":403}']) {
+          const line =
+            '{"auditID":"a","stage":"ResponseComplete","stageTimestamp":"2025-03-04T05:06:07.5Z"' +
+            (verb === undefined ? '' : `,"verb":"${verb}"`) +
+            (decision === undefined ? '' : `,"annotations":{"authorization.k8s.io/decision":${decision}}`) +
+            `${code}}`;
+          expect(expectFastPathAgrees(line), line).toBe(true);
+          lines++;
+        }
+      }
+    }
+    expect(lines).toBe(14 * 6 * 2);
+  });
+
+  it('reads IPv4 addresses from the bytes exactly as isIP() takes them', () => {
+    const random = new Prng(11);
+    const alphabet = '0123456789..........:a ';
+    let addresses = 0;
+    for (let round = 0; round < 200_000; round++) {
+      let text = '';
+      const length = 1 + random.int(17);
+      for (let index = 0; index < length; index++) text += alphabet[random.int(alphabet.length)];
+      if (round % 3 === 0) text = `${random.int(300)}.${random.int(300)}.${random.int(30)}.${random.int(300)}`;
+      const bytes = Buffer.from(`"${text}"`);
+      const accepted = isIPv4Text(bytes, 1, bytes.length - 1);
+      expect(accepted, text).toBe(isIP(text) === 4);
+      if (accepted) addresses++;
+    }
+    // Both answers are exercised.
+    expect(addresses).toBeGreaterThan(20_000);
   });
 
   it('leaves ECS fields of types the API server does not write to the general path', () => {
