@@ -244,8 +244,9 @@ export class BulkLineEncoder {
   // Text that is the same for every event of this sink, written once.
   /** The action up to its _id's value, for a data stream. */
   readonly #dataStreamActionOpen: Buffer;
-  /** ecs, data_stream and event up to its type's value. */
-  readonly #ecsToEventType: Buffer;
+  /** The message's end (after a status code, or a stage), then ecs, data_stream and event up to its type's value. */
+  readonly #quoteToEventType: Buffer;
+  readonly #stageCloseToEventType: Buffer;
   readonly #orchestratorOpen: Buffer;
   readonly #hostJson: Buffer;
   /** The day #isValidDay checked last (DATE_LENGTH bytes), and its answer. */
@@ -259,7 +260,8 @@ export class BulkLineEncoder {
   readonly #ipSpans = new Int32Array(MAX_PLAIN_IPS * 2);
   #ipTexts: string[] | undefined;
   #pathOf = '';
-  #pathJson = Buffer.from('""');
+  /** From orchestrator's end to log.offset's value, for the file #pathOf: host, log.file.path. */
+  #orchestratorEndToOffset = NOTHING;
 
   constructor(target: EsTarget, context: EnrichContext) {
     this.#target = target;
@@ -267,13 +269,15 @@ export class BulkLineEncoder {
     this.#dataStreamActionOpen = Buffer.from(
       `{"create":{"_index":${JSON.stringify(target.kind === 'data-stream' ? target.name : '')},"_id":"`,
     );
-    this.#ecsToEventType = Buffer.from(
+    const ecsToEventType = Buffer.from(
       `,"ecs":{"version":"${ECS_VERSION}"}` +
         (target.kind === 'data-stream'
           ? `,"data_stream":{"type":"logs","dataset":"${DATASET}","namespace":${JSON.stringify(target.namespace)}}`
           : '') +
         ',"event":{"kind":"event","category":["api"],"type":',
     );
+    this.#quoteToEventType = Buffer.concat([QUOTE_TEXT, ecsToEventType]);
+    this.#stageCloseToEventType = Buffer.concat([STAGE_CLOSE, ecsToEventType]);
     this.#orchestratorOpen = Buffer.from(
       `,"orchestrator":{"type":"kubernetes","cluster":{"name":${JSON.stringify(context.cluster)}}`,
     );
@@ -592,13 +596,12 @@ export class BulkLineEncoder {
     if (code === undefined) {
       out.append(STAGE_OPEN);
       this.#inner(STAGE, NOTHING, out);
-      out.append(STAGE_CLOSE);
+      out.append(this.#stageCloseToEventType);
     } else {
       out.append(ARROW);
       out.number(code);
-      out.append(QUOTE_TEXT);
+      out.append(this.#quoteToEventType);
     }
-    out.append(this.#ecsToEventType);
     out.append((EVENT_TYPES[verb] as Buffer[])[decision] as Buffer);
     this.#member(ACTION, VERB, out);
     out.append(OUTCOME_TO_ID[outcome(code, decision === FORBID ? 'forbid' : undefined)]);
@@ -663,13 +666,15 @@ export class BulkLineEncoder {
     }
     if (origin.path !== this.#pathOf) {
       this.#pathOf = origin.path;
-      this.#pathJson = Buffer.from(JSON.stringify(origin.path));
+      this.#orchestratorEndToOffset = Buffer.concat([
+        CLOSE_OBJECT,
+        this.#hostJson,
+        LOG_OPEN,
+        Buffer.from(JSON.stringify(origin.path)),
+        OFFSET,
+      ]);
     }
-    out.append(CLOSE_OBJECT);
-    out.append(this.#hostJson);
-    out.append(LOG_OPEN);
-    out.append(this.#pathJson);
-    out.append(OFFSET);
+    out.append(this.#orchestratorEndToOffset);
     out.number(origin.offset);
     out.append(CLOSE_OBJECT);
   }
