@@ -114,7 +114,9 @@ const MEMBER_NAMES = [...Object.keys(ECS_SOURCES), ...BODIES, ...OTHER_FIELDS];
 const KNOWN_KEY_NAMES = [
   ...new Set([
     ...MEMBER_NAMES,
-    ...Object.values(ECS_SOURCES).flatMap((source) => (typeof source === 'number' ? [] : Object.keys(source))),
+    ...Object.values(ECS_SOURCES).flatMap((source) =>
+      typeof source === 'number' ? [] : Object.keys(source),
+    ),
   ]),
 ];
 /** Top-level members by KEY_ID; undefined for the names that are only nested keys. */
@@ -341,14 +343,14 @@ export class BulkLineEncoder {
     const spans = this.#spans;
     spans.fill(-1);
     let seen = 0;
-    for (let member = 0; member < memberCount; member += MEMBER_FIELDS) {
+    for (let member = 0, index = 0; member < memberCount; member += MEMBER_FIELDS, index++) {
       const flags = members[member + FLAGS] as number;
       if ((flags & KEY_UNUSUAL) !== 0) return false;
       const keyStart = (members[member + KEY_START] as number) + 1;
       const keyEnd = (members[member + KEY_END] as number) - 1;
       const valueStart = members[member + VALUE_START] as number;
       const valueEnd = members[member + VALUE_END] as number;
-      this.#writes[member / MEMBER_FIELDS] = writeOf(flags);
+      this.#writes[index] = writeOf(flags);
       const keyId = members[member + KEY_ID] as number;
       const known = keyId === -1 ? undefined : KNOWN_MEMBERS[keyId];
       if (known === undefined) {
@@ -365,7 +367,7 @@ export class BulkLineEncoder {
         const first = line[valueStart];
         // A scalar body would need its serialized form; the API server never writes one.
         if (first !== OPEN_BRACE && first !== OPEN_BRACKET) return false;
-        this.#writes[member / MEMBER_FIELDS] = BODY;
+        this.#writes[index] = BODY;
       } else if (known.field !== undefined) {
         if (!this.#setField(line, known.field, valueStart, valueEnd, flags)) return false;
       } else if (known.childFields !== undefined) {
@@ -781,8 +783,8 @@ export class BulkLineEncoder {
     const members = this.#scan.members.values;
     const writes = this.#writes;
     let copiedUpTo = this.#scan.objectStart;
-    for (let member = 0; member < memberCount; member += MEMBER_FIELDS) {
-      const write = writes[member / MEMBER_FIELDS];
+    for (let member = 0, index = 0; member < memberCount; member += MEMBER_FIELDS, index++) {
+      const write = writes[index];
       if (write !== BODY && write !== SANITIZE) continue;
       const valueStart = members[member + VALUE_START] as number;
       const valueEnd = members[member + VALUE_END] as number;
@@ -884,7 +886,13 @@ export function isIPv4Text(line: Uint8Array, start: number, end: number): boolea
 }
 
 /** Whether line[start, end) and line[otherStart, otherEnd) are the same bytes. */
-function isSameText(line: Uint8Array, start: number, end: number, otherStart: number, otherEnd: number): boolean {
+function isSameText(
+  line: Uint8Array,
+  start: number,
+  end: number,
+  otherStart: number,
+  otherEnd: number,
+): boolean {
   if (end - start !== otherEnd - otherStart) return false;
   for (let index = 0; index < end - start; index++)
     if (line[start + index] !== line[otherStart + index]) return false;

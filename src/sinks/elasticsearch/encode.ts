@@ -253,13 +253,19 @@ function typesByDecision(verb: string | undefined): TypesByDecision {
 }
 
 /** The verbs whose event.type is not the default's. */
-export const TYPED_VERBS = ['create', 'update', 'patch', 'delete', 'deletecollection', 'get', 'list', 'watch'];
+export const TYPED_VERBS = [
+  'create',
+  'update',
+  'patch',
+  'delete',
+  'deletecollection',
+  'get',
+  'list',
+  'watch',
+];
 
 const EVENT_TYPES_JSON: ReadonlyMap<string, TypesByDecision> = new Map(
-  TYPED_VERBS.map((verb) => [
-    verb,
-    typesByDecision(verb),
-  ]),
+  TYPED_VERBS.map((verb) => [verb, typesByDecision(verb)]),
 );
 const DEFAULT_EVENT_TYPES_JSON = typesByDecision(undefined);
 

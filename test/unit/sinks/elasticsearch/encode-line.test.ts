@@ -164,7 +164,9 @@ describe('BulkLineEncoder', () => {
       event('"sourceIPs":[ "10.0.0.1" , "10.0.0.2","10.0.0.1" ]'),
       event('"sourceIPs":["\u0031\u0030.0.0.1","::1"]'),
       event('"sourceIPs":["","fe80::1%eth0"]'),
-      event('"sourceIPs":["010.0.0.1","10.0.0.01","0.0.0.0","255.255.255.255","256.0.0.1","1.2.3","1.2.3.4.5"]'),
+      event(
+        '"sourceIPs":["010.0.0.1","10.0.0.01","0.0.0.0","255.255.255.255","256.0.0.1","1.2.3","1.2.3.4.5"]',
+      ),
       event('"sourceIPs":[" 10.0.0.1","10.0.0.1 ","10.0.0.1","1.2.3.4:80","1..2.3","1234.1.1.1",".1.1.1"]'),
       event(`"sourceIPs":[${Array.from({ length: 17 }, (_, n) => `"10.0.0.${n}"`).join(',')}]`),
       event(`"sourceIPs":[${Array.from({ length: 20 }, (_, n) => `"10.0.0.${n % 16}"`).join(',')}]`),
@@ -174,7 +176,18 @@ describe('BulkLineEncoder', () => {
   });
 
   it('types and outcomes every verb and decision as toDocument does, escaped or not', () => {
-    const verbs = ['create', 'update', 'patch', 'delete', 'deletecollection', 'get', 'list', 'watch', 'proxy', ''];
+    const verbs = [
+      'create',
+      'update',
+      'patch',
+      'delete',
+      'deletecollection',
+      'get',
+      'list',
+      'watch',
+      'proxy',
+      '',
+    ];
     const decisions = ['"allow"', '"forbid"', '"other"', '"\\u0066orbid"', '""', undefined];
     let lines = 0;
     for (const verb of [...verbs, 'g\\u0065t', 'GET', 'gett', undefined]) {
@@ -201,7 +214,8 @@ describe('BulkLineEncoder', () => {
       let text = '';
       const length = 1 + random.int(17);
       for (let index = 0; index < length; index++) text += alphabet[random.int(alphabet.length)];
-      if (round % 3 === 0) text = `${random.int(300)}.${random.int(300)}.${random.int(30)}.${random.int(300)}`;
+      if (round % 3 === 0)
+        text = `${random.int(300)}.${random.int(300)}.${random.int(30)}.${random.int(300)}`;
       const bytes = Buffer.from(`"${text}"`);
       const accepted = isIPv4Text(bytes, 1, bytes.length - 1);
       expect(accepted, text).toBe(isIP(text) === 4);
