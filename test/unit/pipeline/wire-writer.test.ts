@@ -44,11 +44,12 @@ describe('ByteWriter', () => {
     const random = new Prng(5);
     for (let index = 0; index < 10_000; index++)
       values.push(Math.floor((random.nextUint32() * 2 ** 21 + random.int(2 ** 21)) / 2 ** random.int(42)));
-    for (const value of values)
-      expect(
-        written((out) => out.number(value)),
-        String(value),
-      ).toBe(`<${String(value)}>`);
+    for (const value of values) {
+      const text = written((out) => {
+        out.number(value);
+      });
+      expect(text, String(value)).toBe(`<${String(value)}>`);
+    }
   });
 
   it('appends text, prepared bytes and spans of the line, short and long, ASCII or not', () => {

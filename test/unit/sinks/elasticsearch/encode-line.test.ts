@@ -213,7 +213,7 @@ describe('BulkLineEncoder', () => {
     for (let round = 0; round < 200_000; round++) {
       let text = '';
       const length = 1 + random.int(17);
-      for (let index = 0; index < length; index++) text += alphabet[random.int(alphabet.length)];
+      for (let index = 0; index < length; index++) text += alphabet.charAt(random.int(alphabet.length));
       if (round % 3 === 0)
         text = `${random.int(300)}.${random.int(300)}.${random.int(30)}.${random.int(300)}`;
       const bytes = Buffer.from(`"${text}"`);
