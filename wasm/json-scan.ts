@@ -95,6 +95,8 @@ let escapes: i32 = 0;
 /** The traits of the key skipKey() scanned last. */
 let keyTraits: i32 = 0;
 let keyCount: i32 = 0;
+/** Whether the children of the top-level member being scanned get ids: only a known member's do. */
+let childKeysTold: bool = false;
 let knownCount: i32 = 0;
 
 memory.grow((END + 0xffff) / 0x10000 - memory.size());
@@ -117,9 +119,22 @@ function knownKeyId(start: i32, end: i32): i32 {
   const length = end - start;
   if (length > KEY_BYTES) return -1;
   let id = load<i32>(KNOWN_BY_LENGTH + length * 4);
-  while (id >= 0 && memory.compare(KNOWN + id * (KEY_BYTES + 1), INPUT + start, length) !== 0)
+  while (id >= 0 && !isSameKey(KNOWN + id * (KEY_BYTES + 1), INPUT + start, length))
     id = load<i32>(KNOWN_NEXT + id * 4);
   return id;
+}
+
+/**
+ * Whether `length` bytes at `key` (a known key's slot, zeros after its end) and at `text` are the same, 8 at a
+ * time: a slot has room for the last 8, and a line has SLACK bytes after it.
+ */
+function isSameKey(key: i32, text: i32, length: i32): bool {
+  let at = 0;
+  for (; at + 8 <= length; at += 8) if (load<u64>(key + at) !== load<u64>(text + at)) return false;
+  const rest = length - at;
+  if (rest === 0) return true;
+  const mask: u64 = ((<u64>1) << (<u64>rest * 8)) - 1;
+  return ((load<u64>(key + at) ^ load<u64>(text + at)) & mask) === 0;
 }
 
 /** The id of the key skipKey() scanned last, at [keyStart, keyEnd) with its quotes, or -1. */
@@ -182,6 +197,7 @@ function topObject(start: i32, to: i32): i32 {
     const keyEnd = at;
     flags = (keyTraits & (KEY_DOT | KEY_COMPLEX)) === 0 ? 0 : KEY_UNUSUAL;
     const keyId = lastKeyId(keyStart, keyEnd);
+    childKeysTold = keyId >= 0;
     const memberChildren = childCount;
     at = skipWhitespace(at, to);
     if (at >= to || byte(at) !== COLON) return -1;
@@ -260,7 +276,7 @@ function object(start: i32, to: i32, depth: i32): i32 {
     if (at < 0) return -1;
     const keyEnd = at;
     const traits = keyTraits;
-    const keyId = depth === 2 ? lastKeyId(keyStart, keyEnd) : -1;
+    const keyId = depth === 2 && childKeysTold ? lastKeyId(keyStart, keyEnd) : -1;
     if (traits !== 0) {
       if ((traits & KEY_ESCAPE) !== 0) flags |= HAS_ESCAPE;
       if ((traits & KEY_COMPLEX) !== 0) flags |= NESTED_KEY_COMPLEX;

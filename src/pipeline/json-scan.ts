@@ -24,7 +24,10 @@ export const KEY_START = 0;
 export const KEY_END = 1;
 export const VALUE_START = 2;
 export const VALUE_END = 3;
-/** The key's index in the scan's knownKeys, or -1 (not one of them, or written with an escape). */
+/**
+ * The key's index in the scan's knownKeys, or -1: not one of them, written with an escape, or a child of a
+ * member whose own key is not known (the caller only looks inside members it knows).
+ */
 export const KEY_ID = 4;
 export const FLAGS = 5;
 /** The member's own members when its value is an object: a range of ObjectScan.children. */

@@ -222,13 +222,13 @@ describe('ObjectScan', () => {
     expect(scanner.children.length).toBe(4 * CHILD_FIELDS);
   });
 
-  it("tells top-level and their objects' own keys by their index in knownKeys, and no others", () => {
+  it("tells top-level keys and known members' own keys by their index in knownKeys, and no others", () => {
     // Same-length names (ab, cd, b.) share a bucket; a long name and a 63-byte one are in reach.
     const long = 'k'.repeat(63);
     const known = new ObjectScan({ knownKeys: ['ab', 'cd', 'b.', 'user', long, 'é'] });
     const text =
       `{"cd":1,"ab":{"user":2,"ab":{"cd":3},"zz":4,"b.":5},"us\\u0065r":6,"x":[{"ab":7}],` +
-      `"${long}":{"é":8},"${long}k":9,"":10,"a":11,"abc":12}`;
+      `"${long}":{"é":8},"${long}k":9,"":10,"a":11,"abc":12,"z":{"ab":13}}`;
     const bytes = Buffer.from(text);
     expect(known.scan(bytes)).toBe(true);
     const members = known.members.values;
@@ -256,6 +256,8 @@ describe('ObjectScan', () => {
       '""': [-1, {}],
       '"a"': [-1, {}],
       '"abc"': [-1, {}],
+      // A member that is not known has its children unknown too.
+      '"z"': [-1, { '"ab"': -1 }],
     });
     // Without knownKeys, every key is unknown.
     expect(scanner.scan(bytes)).toBe(true);
