@@ -1,8 +1,9 @@
 // Before/after for the per-event hot path on a noisy machine: the Elasticsearch encodeBatch of another source
 // tree (A, e.g. a `git worktree add /tmp/before <rev>` with its wasm built: `npm run build:wasm` there) and of
 // this one (B), interleaved round by round in one process on the same generated batches, so that both see the
-// same machine state. These shared 2-core machines swing by ±20 % within minutes: separate runs could not show
-// 3 % effects that this does. Also checks that both write the same bytes. Prints one JSON line.
+// same machine state (each goes first every other round). These shared 2-core machines swing by ±20 % within
+// minutes, so separate runs hide 10 % effects; this one's own spread, a tree against a copy of itself, is
+// ±3 %. Also checks that both write the same bytes. Prints one JSON line.
 //   node bench/encode-ab.ts /tmp/before        (BENCH_LINES events, default 50,000; BENCH_ROUNDS, default 12)
 import { resolve } from 'node:path';
 import { AuditEventGenerator } from '../src/simulator/generator.ts';
@@ -74,16 +75,16 @@ function rounds(tree: Tree): () => Uint8Array[] {
 const trees = [await load(before), await load(new URL('..', import.meta.url).pathname)];
 const runs = trees.map(rounds);
 const best = [Infinity, Infinity];
-let written: Uint8Array[][] = [];
+const written: Uint8Array[][] = [];
 for (let round = 0; round < ROUNDS; round++) {
-  written = [];
-  runs.forEach((run, tree) => {
+  // Each tree goes first every other round: the second of a pair runs on a warmer (or more fragmented) heap.
+  for (const tree of round % 2 === 0 ? [0, 1] : [1, 0]) {
     const started = process.cpuUsage();
-    written.push(run());
+    written[tree] = (runs[tree] as () => Uint8Array[])();
     const used = process.cpuUsage(started);
     if (round >= WARM_UP_ROUNDS)
       best[tree] = Math.min(best[tree] as number, (used.user + used.system) / EVENTS);
-  });
+  }
 }
 const [a = [], b = []] = written;
 const sameBytes =
