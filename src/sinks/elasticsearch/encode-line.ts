@@ -346,8 +346,6 @@ export class BulkLineEncoder {
     for (let member = 0, index = 0; member < memberCount; member += MEMBER_FIELDS, index++) {
       const flags = members[member + FLAGS] as number;
       if ((flags & KEY_UNUSUAL) !== 0) return false;
-      const keyStart = (members[member + KEY_START] as number) + 1;
-      const keyEnd = (members[member + KEY_END] as number) - 1;
       const valueStart = members[member + VALUE_START] as number;
       const valueEnd = members[member + VALUE_END] as number;
       this.#writes[index] = writeOf(flags);
@@ -355,7 +353,11 @@ export class BulkLineEncoder {
       const known = keyId === -1 ? undefined : KNOWN_MEMBERS[keyId];
       if (known === undefined) {
         // Latin-1 maps bytes to characters one to one: distinct keys stay distinct, which is all this needs.
-        const key = line.toString('latin1', keyStart, keyEnd);
+        const key = line.toString(
+          'latin1',
+          (members[member + KEY_START] as number) + 1,
+          (members[member + KEY_END] as number) - 1,
+        );
         if (otherKeys.includes(key)) return false;
         otherKeys.push(key);
         continue;
@@ -475,25 +477,6 @@ export class BulkLineEncoder {
       value = value * 10 + digit;
     }
     return value;
-  }
-
-  /** A string-array field's values: without escapes, each pair of quotes holds one of them as it is. */
-  #strings(line: Buffer, field: number, encoding: BufferEncoding): string[] | undefined {
-    const start = this.#spans[field * 2] as number;
-    if (start === -1) return undefined;
-    if (this.#escaped[field] !== 0) return this.#decode(line, field, encoding) as string[];
-    const end = this.#spans[field * 2 + 1] as number;
-    const values: string[] = [];
-    let open = -1;
-    for (let at = start; at < end; at++) {
-      if (line[at] !== QUOTE) continue;
-      if (open === -1) open = at;
-      else {
-        values.push(line.toString(encoding, open + 1, at));
-        open = -1;
-      }
-    }
-    return values;
   }
 
   /**
@@ -719,7 +702,8 @@ export class BulkLineEncoder {
       if (plain) return count;
     }
     const ips: string[] = [];
-    for (const ip of this.#strings(line, SOURCE_IPS, encoding) ?? []) {
+    // FIELD_TYPES: an array of strings only.
+    for (const ip of this.#decode(line, SOURCE_IPS, encoding) as string[]) {
       if (ip === '' || isIP(ip) === 0 || ips.includes(ip)) continue;
       ips.push(ip);
     }
