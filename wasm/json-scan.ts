@@ -14,8 +14,8 @@
 // the exported addresses are immutable globals. The caller writes a line at INPUT, then calls scan().
 const LAYOUT: i32 = 65536;
 /** i32s per member (KEY_START, KEY_END, VALUE_START, VALUE_END, KEY_ID, FLAGS...) and per child (...KEY_ID). */
-const MEMBER_FIELDS: i32 = 10;
-const CHILD_FIELDS: i32 = 5;
+export const MEMBER_FIELDS: i32 = 10;
+export const CHILD_FIELDS: i32 = 5;
 /** i32 results: members, children and dotted keys written (i32s), string bytes written, object start, end. */
 export const HEADER: i32 = LAYOUT;
 const HEADER_BYTES: i32 = 64;
@@ -29,12 +29,12 @@ const KEY_BYTES: i32 = 63;
  * first id of that length (-1: none), then each id's next one of the same length.
  */
 const KNOWN: i32 = KEYS + MAX_KEYS * (KEY_BYTES + 1);
-const MAX_KNOWN: i32 = 64;
+export const MAX_KNOWN: i32 = 64;
 const KNOWN_BY_LENGTH: i32 = KNOWN + MAX_KNOWN * (KEY_BYTES + 1);
 const KNOWN_NEXT: i32 = KNOWN_BY_LENGTH + (KEY_BYTES + 1) * 4;
 /** The longest line this scans; SLACK more bytes can be read past a line's end (and are masked off). */
 export const MAX_LINE: i32 = 1024 * 1024;
-const SLACK: i32 = 64;
+export const SLACK: i32 = 64;
 /**
  * List capacities (i32s) for the most a MAX_LINE line can have: a member takes at least 5 bytes ('"":0,'), a
  * dotted key 6. Resident memory is what lines reach; the rest is address space.
@@ -49,16 +49,17 @@ export const INPUT: i32 = DOTTED + DOTTED_CAPACITY * 4;
 export const STRINGS: i32 = INPUT + MAX_LINE + SLACK;
 /** Each byte of a value becomes at most 2 in its JSON string (a '"' is '\"'), plus 2 quotes per string. */
 const STRINGS_CAPACITY: i32 = 2 * MAX_LINE + SLACK;
-const END: i32 = STRINGS + STRINGS_CAPACITY + SLACK;
+/** Where the scan's memory ends (the document writer's, wasm/bulk-document.ts, follows). */
+export const SCAN_END: i32 = STRINGS + STRINGS_CAPACITY + SLACK;
 
 const MAX_DEPTH: i32 = 256;
 
 // Member flags and fields: the same numbers as src/pipeline/json-scan.ts exports.
-const KEY_UNUSUAL: i32 = 1;
-const NESTED_KEY_DOTTED: i32 = 2;
-const NESTED_KEY_UNDERSCORE: i32 = 4;
-const NESTED_KEY_COMPLEX: i32 = 8;
-const HAS_ESCAPE: i32 = 16;
+export const KEY_UNUSUAL: i32 = 1;
+export const NESTED_KEY_DOTTED: i32 = 2;
+export const NESTED_KEY_UNDERSCORE: i32 = 4;
+export const NESTED_KEY_COMPLEX: i32 = 8;
+export const HAS_ESCAPE: i32 = 16;
 
 // A key's traits.
 const KEY_DOT: i32 = 1;
@@ -99,7 +100,7 @@ let keyCount: i32 = 0;
 let childKeysTold: bool = false;
 let knownCount: i32 = 0;
 
-memory.grow((END + 0xffff) / 0x10000 - memory.size());
+memory.grow((SCAN_END + 0xffff) / 0x10000 - memory.size());
 // No known key of any length yet (-1 ids).
 memory.fill(KNOWN_BY_LENGTH, 0xff, (KEY_BYTES + 1) * 4);
 

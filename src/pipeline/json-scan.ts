@@ -7,6 +7,7 @@
 // more members than the scan's lists hold), and the caller then takes the JSON.parse path, which also words
 // the error. UTF-8 validity is the caller's check (isUtf8).
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 
 /** The member's key has a dot or an escape, is empty or starts with whitespace: not copyable as it is. */
 export const KEY_UNUSUAL = 1;
@@ -87,6 +88,8 @@ export class ObjectScan {
   objectEnd = 0;
   /** The longest line scanned; a longer one is left to JSON.parse. */
   readonly maxLine: number;
+  /** The module instance's exports, for code of the same module that reads the scan's records after it. */
+  readonly moduleExports: Readonly<Record<string, unknown>>;
   readonly #exports: ScanExports;
   readonly #input: Uint8Array;
   /** The scan's counts: members, children and dotted keys (numbers written), string bytes, object start, end. */
@@ -99,12 +102,23 @@ export class ObjectScan {
   constructor(
     options: { readonly stringifiedKeys?: readonly string[]; readonly knownKeys?: readonly string[] } = {},
   ) {
-    const exports = new WebAssembly.Instance(scanModule()).exports as unknown as ScanExports;
+    // The module asks JS for what it does not check itself: isIP() of a text of the line (its document writer
+    // reads plain IPv4 addresses alone). Latin-1 decodes each byte to one character: any non-ASCII byte makes
+    // the text no address, as in UTF-8.
+    const line = { input: Buffer.alloc(0) };
+    const imports = {
+      'bulk-document': {
+        isIP: (start: number, end: number): number => isIP(line.input.toString('latin1', start, end)),
+      },
+    };
+    const exports = new WebAssembly.Instance(scanModule(), imports).exports as unknown as ScanExports;
     this.#exports = exports;
+    this.moduleExports = exports as unknown as Readonly<Record<string, unknown>>;
     const { buffer } = exports.memory;
     const address = (region: WebAssembly.Global): number => region.value as number;
     this.maxLine = address(exports.MAX_LINE);
     this.#input = new Uint8Array(buffer, address(exports.INPUT), this.maxLine);
+    line.input = Buffer.from(buffer, address(exports.INPUT), this.maxLine);
     this.#header = new Int32Array(buffer, address(exports.HEADER), 6);
     // The regions lie one after the other: members, children, dotted keys, the line, the strings.
     const list = (start: number, end: number): ScanList => ({

@@ -96,6 +96,12 @@ export class ByteWriter implements WireWriter {
     this.#length = at;
   }
 
+  /** Appends source[start, end) (a whole document written elsewhere). */
+  copy(source: Buffer, start: number, end: number): void {
+    this.#reserve(end - start);
+    this.#length += source.copy(this.#bytes, this.#length, start, end);
+  }
+
   raw(start: number, end: number): void {
     const source = this.#rawBytes;
     if (source === undefined) {

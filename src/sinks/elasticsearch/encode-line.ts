@@ -28,6 +28,7 @@ import {
   VALUE_START,
 } from '../../pipeline/json-scan.ts';
 import type { ByteWriter } from '../../pipeline/wire-writer.ts';
+import { BulkDocument, type DocumentTexts, type MemberRole } from './bulk-document.ts';
 import { DATASET } from './dataset.ts';
 import {
   durationNanos,
@@ -137,6 +138,20 @@ const KNOWN_MEMBERS: readonly (KnownKey | undefined)[] = KNOWN_KEY_NAMES.map((na
   };
 });
 
+/** Each known key's role as a top-level member, and the fields among an object member's keys, for BulkDocument. */
+const MEMBER_ROLES: readonly MemberRole[] = KNOWN_MEMBERS.map((known) =>
+  known === undefined
+    ? undefined
+    : known.isBody
+      ? 'body'
+      : known.field !== undefined
+        ? known.field
+        : known.childFields !== undefined
+          ? 'object'
+          : 'other',
+);
+const CHILD_FIELDS_BY_KEY = KNOWN_MEMBERS.map((known) => known?.childFields);
+
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const UNDERSCORE = 0x5f;
@@ -236,6 +251,9 @@ export class BulkLineEncoder {
   readonly #target: EsTarget;
   readonly #context: EnrichContext;
   readonly #scan = new ObjectScan({ stringifiedKeys: BODIES, knownKeys: KNOWN_KEY_NAMES });
+  /** The usual line's document, written in WebAssembly (data streams: an index's name needs the date). */
+  readonly #document: BulkDocument | undefined;
+  #webAssemblyDocuments = 0;
   /** How each member is written (COPY...SANITIZE), by member. */
   readonly #writes = new Uint8Array(MAX_MEMBERS);
   readonly #otherKeys: string[] = [];
@@ -263,9 +281,17 @@ export class BulkLineEncoder {
   #ipTexts: string[] | undefined;
   #pathOf = '';
   /** From orchestrator's end to log.offset's value, for the file #pathOf: host, log.file.path. */
-  #orchestratorEndToOffset = NOTHING;
+  #orchestratorEndToOffset: Buffer = NOTHING;
 
-  constructor(target: EsTarget, context: EnrichContext) {
+  /**
+   * `webAssemblyDocuments: false` writes every document in JS (the reference the WebAssembly writer is tested
+   * against); by default, data streams' usual lines are written by BulkDocument.
+   */
+  constructor(
+    target: EsTarget,
+    context: EnrichContext,
+    options: { readonly webAssemblyDocuments?: boolean } = {},
+  ) {
     this.#target = target;
     this.#context = context;
     this.#dataStreamActionOpen = Buffer.from(
@@ -287,6 +313,69 @@ export class BulkLineEncoder {
     this.#identityPrefix = Buffer.from(`${context.cluster}\u0000`);
     this.#identity = Buffer.alloc(this.#identityPrefix.length + 128);
     this.#identityPrefix.copy(this.#identity);
+    this.#document =
+      target.kind === 'data-stream' && options.webAssemblyDocuments !== false
+        ? BulkDocument.create(this.#scan, this.#documentTexts(), MEMBER_ROLES, CHILD_FIELDS_BY_KEY)
+        : undefined;
+  }
+
+  /** How many documents BulkDocument wrote (the rest, JS): for tests and benchmarks. */
+  get webAssemblyDocuments(): number {
+    return this.#webAssemblyDocuments;
+  }
+
+  /** The text BulkDocument writes documents of: this encoder's, by the module's names for them. */
+  #documentTexts(): DocumentTexts {
+    return {
+      named: {
+        ACTION_OPEN: this.#dataStreamActionOpen,
+        ACTION_END_TIMESTAMP,
+        MESSAGE_OPEN,
+        UNKNOWN,
+        AS,
+        SPACE_TEXT: SPACE,
+        QUESTION_MARK,
+        STAGE_OPEN,
+        STAGE_CLOSE_TO_EVENT_TYPE: this.#stageCloseToEventType,
+        ARROW,
+        QUOTE_TO_EVENT_TYPE: this.#quoteToEventType,
+        ACTION,
+        QUOTE_TEXT,
+        DURATION,
+        CLOSE_OBJECT,
+        USER_OPEN,
+        NAME_KEY,
+        ID_KEY,
+        GROUP_OPEN,
+        EFFECTIVE_OPEN,
+        SOURCE_OPEN,
+        STRING_CLOSE_OBJECT,
+        RELATED_OPEN,
+        IP_OPEN,
+        STRING_SEPARATOR,
+        STRING_CLOSE_ARRAY,
+        USER_ARRAY_OPEN,
+        COMMA_USER_ARRAY_OPEN,
+        COMMA_TEXT,
+        CLOSE_ARRAY,
+        USER_AGENT_OPEN,
+        ORCHESTRATOR_OPEN: this.#orchestratorOpen,
+        NAMESPACE_KEY,
+        RESOURCE_OPEN,
+        TYPE_KEY,
+        AUDIT_OPEN,
+        JSON_KEY_END,
+        DOCUMENT_END,
+        REQUEST_RECEIVED,
+        IDENTITY_PREFIX: this.#identityPrefix,
+        ALLOW: DECISION_CHOICES.texts[DECISIONS.indexOf('allow')] as Buffer,
+        FORBID: DECISION_CHOICES.texts[FORBID] as Buffer,
+      },
+      verbs: VERB_CHOICES.texts,
+      eventTypes: EVENT_TYPES.flat(),
+      outcomesToId: [OUTCOME_TO_ID.success, OUTCOME_TO_ID.failure, OUTCOME_TO_ID.unknown],
+      fileText: (path) => this.#fileText(path),
+    };
   }
 
   /**
@@ -300,8 +389,13 @@ export class BulkLineEncoder {
     if (!ascii && !isUtf8(line)) return undefined;
     const scan = this.#scan;
     if (!scan.scan(line)) return undefined;
-    if (!this.#findFields(line)) return undefined;
     const encoding = ascii ? 'latin1' : 'utf8';
+    const written = this.#document?.write(line, encoding, origin, out);
+    if (written !== undefined) {
+      this.#webAssemblyDocuments++;
+      return written;
+    }
+    if (!this.#findFields(line)) return undefined;
     const spans = this.#spans;
     // #setField took them as strings only.
     if (!this.#has(AUDIT_ID) || !this.#has(STAGE)) return undefined;
@@ -312,7 +406,6 @@ export class BulkLineEncoder {
     if (recorded === '') return undefined;
     const timestamp = recorded ?? new Date().toISOString();
     const id = this.#eventId(line, encoding);
-
     out.startEvent('', line);
     if (this.#target.kind === 'data-stream') out.append(this.#dataStreamActionOpen);
     else {
@@ -651,17 +744,16 @@ export class BulkLineEncoder {
     }
     if (origin.path !== this.#pathOf) {
       this.#pathOf = origin.path;
-      this.#orchestratorEndToOffset = Buffer.concat([
-        CLOSE_OBJECT,
-        this.#hostJson,
-        LOG_OPEN,
-        Buffer.from(JSON.stringify(origin.path)),
-        OFFSET,
-      ]);
+      this.#orchestratorEndToOffset = this.#fileText(origin.path);
     }
     out.append(this.#orchestratorEndToOffset);
     out.number(origin.offset);
     out.append(CLOSE_OBJECT);
+  }
+
+  /** From orchestrator's end to log.offset's value: host, log.file.path. */
+  #fileText(path: string): Buffer {
+    return Buffer.concat([CLOSE_OBJECT, this.#hostJson, LOG_OPEN, Buffer.from(JSON.stringify(path)), OFFSET]);
   }
 
   /**

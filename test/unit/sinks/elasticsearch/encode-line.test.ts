@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { parseAuditLine } from '../../../../src/pipeline/enrich.ts';
 import type { EventOrigin, OutEvent } from '../../../../src/pipeline/event.ts';
 import { ByteWriter } from '../../../../src/pipeline/wire-writer.ts';
@@ -28,17 +28,24 @@ function origin(offset: number): EventOrigin {
  * One encoder per target, used for line after line as an encoder thread uses it (a new one per line would
  * instantiate the WebAssembly scan per line, ~1 ms each); the test of reuse compares it with fresh ones.
  */
-const encoders = new Map<EsTarget, BulkLineEncoder>();
+const encoders = new Map<string, BulkLineEncoder>();
+/** Whether the suite's encoders write documents in WebAssembly (BulkDocument) where they can, or all in JS. */
+let webAssemblyDocuments = true;
+
+function encoderFor(target: EsTarget, context = CONTEXT): BulkLineEncoder {
+  return new BulkLineEncoder(target, context, { webAssemblyDocuments });
+}
 
 function fastItem(line: string | Buffer, target: EsTarget, offset = 0): string | undefined {
   const bytes = typeof line === 'string' ? Buffer.from(line) : line;
   // A small buffer, so that growing it is exercised too.
   const out = new ByteWriter(Buffer.alloc(64));
   out.text('previous;');
-  let encoder = encoders.get(target);
+  const key = `${target.kind}:${webAssemblyDocuments}`;
+  let encoder = encoders.get(key);
   if (encoder === undefined) {
-    encoder = new BulkLineEncoder(target, CONTEXT);
-    encoders.set(target, encoder);
+    encoder = encoderFor(target);
+    encoders.set(key, encoder);
   }
   const timestamp = encoder.encode(bytes, origin(offset), out);
   const written = out.bytes().toString('utf8');
@@ -69,7 +76,14 @@ function expectFastPathAgrees(line: string | Buffer, target: EsTarget = DATA_STR
   return true;
 }
 
-describe('BulkLineEncoder', () => {
+describe.each([
+  { documents: 'WebAssembly where it can', webAssembly: true },
+  { documents: 'JS only', webAssembly: false },
+])('BulkLineEncoder, documents written in $documents', ({ webAssembly }) => {
+  beforeAll(() => {
+    webAssemblyDocuments = webAssembly;
+  });
+
   it('writes what toDocument describes, for generated events of every kind (all of them take this path)', () => {
     const generator = new AuditEventGenerator({ seed: 21, largeEventRatio: 0.05 });
     for (let index = 0; index < 3000; index++) {
@@ -299,23 +313,19 @@ describe('BulkLineEncoder', () => {
       lines.push(line);
       if (index === 300) lines.push(Buffer.from(wide), Buffer.from(deep));
     }
-    const reused = new BulkLineEncoder(DAILY, CONTEXT);
+    const reused = encoderFor(DAILY);
     let taken = 0;
     lines.forEach((line, index) => {
       const once = new ByteWriter(Buffer.alloc(64));
       const again = new ByteWriter(Buffer.alloc(64));
-      const fresh = new BulkLineEncoder(DAILY, CONTEXT).encode(line, origin(index), once);
+      const fresh = encoderFor(DAILY).encode(line, origin(index), once);
       expect(reused.encode(line, origin(index), again)).toBe(fresh);
       expect(again.bytes().equals(once.bytes())).toBe(true);
       if (fresh !== undefined) taken++;
     });
     expect(taken).toBeGreaterThan(450);
     expect(
-      new BulkLineEncoder(DAILY, CONTEXT).encode(
-        Buffer.from(wide),
-        origin(0),
-        new ByteWriter(Buffer.alloc(64)),
-      ),
+      encoderFor(DAILY).encode(Buffer.from(wide), origin(0), new ByteWriter(Buffer.alloc(64))),
     ).toBeUndefined();
     expect(expectFastPathAgrees(deep)).toBe(true);
   });
@@ -329,7 +339,7 @@ describe('BulkLineEncoder', () => {
     ];
     for (const cluster of ['prod-eu', 'prød ☸', '']) {
       const context = { cluster, node: 'cp-1' };
-      const encoder = new BulkLineEncoder(DATA_STREAM, context);
+      const encoder = encoderFor(DATA_STREAM, context);
       for (const line of lines) {
         const out = new ByteWriter(Buffer.alloc(64));
         expect(encoder.encode(Buffer.from(line), origin(0), out)).toBeDefined();
