@@ -96,6 +96,12 @@ export class ByteWriter implements WireWriter {
     this.#length = at;
   }
 
+  /** Writes ASCII `text` over what was written at `position` (room left for it). */
+  writeAsciiAt(position: number, text: string): void {
+    const bytes = this.#bytes;
+    for (let index = 0; index < text.length; index++) bytes[position + index] = text.charCodeAt(index);
+  }
+
   /** Appends source[start, end) (a whole document written elsewhere). */
   copy(source: Buffer, start: number, end: number): void {
     this.#reserve(end - start);

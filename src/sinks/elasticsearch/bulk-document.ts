@@ -38,8 +38,8 @@ const DAY_AT = 6;
 /** DECLINED: the writer needs to know whether the day at DAY_AT is valid (Date.parse's rules, not its own). */
 const NEEDS_DAY = 1;
 const DATE_LENGTH = 10;
-/** eventIdOf()'s length, which the writer leaves room for. */
-const ID_LENGTH = 32;
+/** Identity views of up to this many bytes are kept (#identityOf). */
+const MAX_KEPT_VIEW = 1024;
 
 /** The text the documents are made of, which the module has no copy of: BulkLineEncoder's own. */
 export interface DocumentTexts {
@@ -66,6 +66,7 @@ export class BulkDocument {
   readonly #header: Int32Array;
   readonly #textInput: Uint8Array;
   readonly #identity: Buffer;
+  readonly #identityViews: (Uint8Array | undefined)[] = [];
   readonly #output: Buffer;
   #path: string | undefined;
   /** Whether the current file's text fits the module (a path of thousands of bytes does not). */
@@ -164,12 +165,22 @@ export class BulkDocument {
       length = exports.writeDocument(line.length, origin.offset);
       if (length === 0) return undefined;
     }
-    const id = eventIdOf(this.#identity.subarray(0, header[IDENTITY_LENGTH]));
-    const output = this.#output;
-    output.write(id, header[ID_AT] as number, ID_LENGTH, 'latin1');
-    output.write(id, header[ID_AT_2] as number, ID_LENGTH, 'latin1');
-    out.copy(output, 0, length);
+    const id = eventIdOf(this.#identityOf(header[IDENTITY_LENGTH] as number));
+    const start = out.length;
+    out.copy(this.#output, 0, length);
+    out.writeAsciiAt(start + (header[ID_AT] as number), id);
+    out.writeAsciiAt(start + (header[ID_AT_2] as number), id);
     return line.toString(encoding, header[TIME_START], header[TIME_END]);
+  }
+
+  /** The identity's bytes: a view kept per length (a cluster's identities come in few lengths). */
+  #identityOf(length: number): Uint8Array {
+    let view = this.#identityViews[length];
+    if (view === undefined) {
+      view = this.#identity.subarray(0, length);
+      if (length < MAX_KEPT_VIEW) this.#identityViews[length] = view;
+    }
+    return view;
   }
 
   /** Tells the writer the day at `at` is valid, if Date.parse takes it (as BulkLineEncoder asks). */
