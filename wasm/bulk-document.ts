@@ -19,6 +19,7 @@ import {
   NESTED_KEY_COMPLEX,
   NESTED_KEY_DOTTED,
   NESTED_KEY_UNDERSCORE,
+  scan,
   SCAN_END,
   SLACK,
   STRINGS,
@@ -105,6 +106,9 @@ const OUTCOME_UNKNOWN: i32 = 2;
 /** The typed verbs' JSON texts (setVerbCount of them), then event.type's JSON by verb and decision. */
 export const VERBS: i32 = 47;
 const MAX_TEXTS: i32 = 128;
+/** The file texts of a run's files (RUN_FILES holds these ids): the last MAX_RUN_FILES text ids. */
+export const MAX_RUN_FILES: i32 = 32;
+export const RUN_FILE_TEXTS: i32 = MAX_TEXTS - MAX_RUN_FILES;
 const TEXT_BYTES: i32 = 16 * 1024;
 
 /** The event id's length: the caller writes it at ID_AT and ID_AT_2. */
@@ -134,6 +138,10 @@ const DECLINED: i32 = 20;
 const NEEDS_DAY: i32 = 1;
 /** Where the day it asks about starts in the line. */
 const DAY_AT: i32 = 24;
+// writeRun()'s results besides RUN_RESULTS: the run's line with the earliest time (-1: none), and whether
+// it stopped for room (else at a line it declines, or the end).
+const RUN_OLDEST: i32 = 32;
+const RUN_FULL: i32 = 36;
 
 // Memory after the scan's: laid out once; the caller reads the regions at the exported addresses.
 export const DOCUMENT_HEADER: i32 = SCAN_END;
@@ -147,13 +155,26 @@ const CHILD_TABLE: i32 = ROLES + MAX_KNOWN * 4;
 const SPANS: i32 = CHILD_TABLE + MAX_KNOWN * MAX_KNOWN;
 const WRITES: i32 = SPANS + FIELD_COUNT * 8;
 const IP_SPANS: i32 = WRITES + MAX_MEMBERS;
+/** The identities writeDocument() and writeRun() write, one after the other. */
 export const IDENTITY: i32 = IP_SPANS + MAX_PLAIN_IPS * 8;
-export const OUTPUT: i32 = IDENTITY + TEXT_BYTES + MAX_WRITTEN_LINE;
+const IDENTITY_CAPACITY: i32 = 256 * 1024;
+/** A run's lines, which the caller copies here, and its line table (see writeRun). */
+export const RUN_LINES: i32 = IDENTITY + IDENTITY_CAPACITY;
+export const RUN_BYTES: i32 = 256 * 1024;
+export const MAX_RUN: i32 = 1024;
+export const RUN_ENDS: i32 = RUN_LINES + RUN_BYTES + SLACK;
+export const RUN_FILES: i32 = RUN_ENDS + MAX_RUN * 4;
+export const RUN_OFFSETS: i32 = RUN_FILES + MAX_RUN * 4;
+/** Per line of a run: RESULT_FIELDS i32s (document end, id gaps, identity, time; see writeRun). */
+export const RUN_RESULTS: i32 = RUN_OFFSETS + MAX_RUN * 8;
+export const RESULT_FIELDS: i32 = 8;
+export const OUTPUT: i32 = RUN_RESULTS + MAX_RUN * RESULT_FIELDS * 4;
 /**
  * No field is copied more than 3 times (the user's name: message, user.name, related.user) and the audit
- * copy at most doubles a line (stringified bodies): 8 times a line and the texts bound a document.
+ * copy at most doubles a line (stringified bodies): 8 times a line and the texts bound a document. A run
+ * writes documents until the next line might not fit.
  */
-const OUTPUT_CAPACITY: i32 = 8 * MAX_WRITTEN_LINE + 4 * TEXT_BYTES;
+const OUTPUT_CAPACITY: i32 = 8 * MAX_WRITTEN_LINE + 4 * TEXT_BYTES + 512 * 1024;
 const DOCUMENT_END_ADDRESS: i32 = OUTPUT + OUTPUT_CAPACITY + SLACK;
 
 // How a member is written into kubernetes.audit (encode-line.ts's COPY...).
@@ -181,6 +202,18 @@ let textUsed: i32 = 0;
 let verbCount: i32 = 0;
 /** The next byte to write at. */
 let out: i32 = OUTPUT;
+/** Where the next identity goes. */
+let identityAt: i32 = IDENTITY;
+/** The text from orchestrator's end to log.offset's value for the line's file. */
+let fileText: i32 = ORCHESTRATOR_END_TO_OFFSET;
+// What writeOne() notes of the document it wrote: its id gaps (from OUTPUT), identity (from IDENTITY) and
+// time's text (in the line).
+let idAt: i32 = 0;
+let idAt2: i32 = 0;
+let identityStart: i32 = 0;
+let identityLength: i32 = 0;
+let timeStart: i32 = 0;
+let timeEnd: i32 = 0;
 
 memory.grow((DOCUMENT_END_ADDRESS + 0xffff) / 0x10000 - memory.size());
 memory.fill(ROLES, 0xff, MAX_KNOWN * 4 + MAX_KNOWN * MAX_KNOWN);
@@ -225,26 +258,109 @@ export function setChildField(parent: i32, child: i32, field: i32): void {
  */
 export function writeDocument(length: i32, offset: f64): i32 {
   store<i32>(DOCUMENT_HEADER + DECLINED, 0);
-  if (length > MAX_WRITTEN_LINE) return 0;
-  if (!findFields()) return 0;
-  if (!has(AUDIT_ID) || !has(STAGE) || escaped(AUDIT_ID) || escaped(STAGE)) return 0;
+  out = OUTPUT;
+  identityAt = IDENTITY;
+  fileText = ORCHESTRATOR_END_TO_OFFSET;
+  if (!writeOne(length, offset)) return 0;
+  store<i32>(DOCUMENT_HEADER + ID_AT, idAt);
+  store<i32>(DOCUMENT_HEADER + ID_AT_2, idAt2);
+  store<i32>(DOCUMENT_HEADER + IDENTITY_LENGTH, identityLength);
+  store<i32>(DOCUMENT_HEADER + TIME_START, timeStart);
+  store<i32>(DOCUMENT_HEADER + TIME_END, timeEnd);
+  return out - OUTPUT;
+}
+
+/**
+ * Scans and writes the documents of a run of `count` lines, one after the other at OUTPUT, without a call
+ * per line: the caller has copied the lines to RUN_LINES and written, per line, its end there (RUN_ENDS),
+ * its file's text id (RUN_FILES) and its offset in its file (RUN_OFFSETS). Stops at the first line it does not
+ * write (the caller's to write by the line) or when the next might not fit (RUN_FULL); returns that line's
+ * index. Per line written, at RUN_RESULTS: its document's end, its id gaps (from OUTPUT), its identity's start
+ * and length (from IDENTITY) and its time's text (in the line).
+ */
+export function writeRun(count: i32): i32 {
+  out = OUTPUT;
+  identityAt = IDENTITY;
+  store<i32>(DOCUMENT_HEADER + RUN_FULL, 0);
+  let oldest = -1;
+  let oldestAt = 0;
+  let oldestLength = 0;
+  let line = 0;
+  for (; line < count; line++) {
+    const start = line === 0 ? 0 : load<i32>(RUN_ENDS + (line - 1) * 4);
+    const length = load<i32>(RUN_ENDS + line * 4) - start;
+    if (length > MAX_WRITTEN_LINE) break;
+    if (
+      OUTPUT + OUTPUT_CAPACITY - out < 8 * length + 4 * TEXT_BYTES ||
+      IDENTITY + IDENTITY_CAPACITY - identityAt < TEXT_BYTES + length
+    ) {
+      store<i32>(DOCUMENT_HEADER + RUN_FULL, 1);
+      break;
+    }
+    memory.copy(INPUT, RUN_LINES + start, length);
+    if (scan(length) !== 1) break;
+    fileText = load<i32>(RUN_FILES + line * 4);
+    if (!writeOne(length, load<f64>(RUN_OFFSETS + line * 8))) break;
+    // Times are compared as JS compares strings, UTF-16 units: byte order is that order for ASCII only.
+    if (!isAscii(timeStart, timeEnd)) break;
+    const result = RUN_RESULTS + line * RESULT_FIELDS * 4;
+    store<i32>(result, out - OUTPUT);
+    store<i32>(result, idAt, 4);
+    store<i32>(result, idAt2, 8);
+    store<i32>(result, identityStart, 12);
+    store<i32>(result, identityLength, 16);
+    store<i32>(result, timeStart, 20);
+    store<i32>(result, timeEnd, 24);
+    const timeAt = RUN_LINES + start + timeStart;
+    if (oldest === -1 || isEarlier(timeAt, timeEnd - timeStart, oldestAt, oldestLength)) {
+      oldest = line;
+      oldestAt = timeAt;
+      oldestLength = timeEnd - timeStart;
+    }
+  }
+  store<i32>(DOCUMENT_HEADER + RUN_OLDEST, oldest);
+  return line;
+}
+
+/** Whether line[start, end) at INPUT is ASCII. */
+function isAscii(start: i32, end: i32): bool {
+  for (let at = start; at < end; at++) if (byte(at) >= 0x80) return false;
+  return true;
+}
+
+/** Whether the text at `at` sorts before the one at `other`, as JS's `<` sorts strings (for ASCII). */
+function isEarlier(at: i32, length: i32, other: i32, otherLength: i32): bool {
+  const order = memory.compare(at, other, length < otherLength ? length : otherLength);
+  return order < 0 || (order === 0 && length < otherLength);
+}
+
+/** Writes the document of the line at INPUT at `out`, its identity at `identityAt`; false: declined. */
+function writeOne(length: i32, offset: f64): bool {
+  if (length > MAX_WRITTEN_LINE) return false;
+  if (!findFields()) return false;
+  if (!has(AUDIT_ID) || !has(STAGE) || escaped(AUDIT_ID) || escaped(STAGE)) return false;
   const timeField = has(STAGE_AT) ? STAGE_AT : has(RECEIVED_AT) ? RECEIVED_AT : LEGACY_TIMESTAMP;
   // No time, an empty one or one to decode: the JS encoder's.
-  if (!has(timeField) || escaped(timeField) || spanEnd(timeField) - spanStart(timeField) === 2) return 0;
-  store<i32>(DOCUMENT_HEADER + TIME_START, spanStart(timeField) + 1);
-  store<i32>(DOCUMENT_HEADER + TIME_END, spanEnd(timeField) - 1);
+  if (!has(timeField) || escaped(timeField) || spanEnd(timeField) - spanStart(timeField) === 2) return false;
+  timeStart = spanStart(timeField) + 1;
+  timeEnd = spanEnd(timeField) - 1;
+  const documentStart = out;
+  const identityBefore = identityAt;
   writeIdentity();
-  out = OUTPUT;
   text(ACTION_OPEN);
-  store<i32>(DOCUMENT_HEADER + ID_AT, out - OUTPUT);
+  idAt = out - OUTPUT;
   out += ID_LENGTH;
   text(ACTION_END_TIMESTAMP);
   fieldValue(timeField);
-  if (!writeEcs(offset)) return 0;
+  if (!writeEcs(offset)) {
+    out = documentStart;
+    identityAt = identityBefore;
+    return false;
+  }
   text(AUDIT_OPEN);
   writeAudit();
   text(DOCUMENT_END);
-  return out - OUTPUT;
+  return true;
 }
 
 function spanStart(field: i32): i32 {
@@ -390,19 +506,23 @@ function skipBlanks(start: i32, end: i32): i32 {
   return at;
 }
 
-/** `<cluster>\0<auditID>\0<stage>` at IDENTITY, what eventId() hashes: both are unescaped here. */
+/** `<cluster>\0<auditID>\0<stage>` at identityAt, what eventId() hashes: both are unescaped here. */
 function writeIdentity(): void {
   const prefix = TEXT_TABLE + IDENTITY_PREFIX * 12;
   const prefixLength = load<i32>(prefix, 4);
-  memory.copy(IDENTITY, load<i32>(prefix), prefixLength);
-  let at = IDENTITY + prefixLength;
+  identityStart = identityAt - IDENTITY;
+  let at = identityAt;
+  memory.copy(at, load<i32>(prefix), prefixLength);
+  at += prefixLength;
   const auditLength = spanEnd(AUDIT_ID) - spanStart(AUDIT_ID) - 2;
   memory.copy(at, INPUT + spanStart(AUDIT_ID) + 1, auditLength);
   at += auditLength;
   store<u8>(at++, 0);
   const stageLength = spanEnd(STAGE) - spanStart(STAGE) - 2;
   memory.copy(at, INPUT + spanStart(STAGE) + 1, stageLength);
-  store<i32>(DOCUMENT_HEADER + IDENTITY_LENGTH, at + stageLength - IDENTITY);
+  at += stageLength;
+  identityLength = at - identityAt;
+  identityAt = at;
 }
 
 // Writing: each appends at `out`, which OUTPUT_CAPACITY keeps in bounds for a line of up to MAX_LINE / 8... bytes.
@@ -520,7 +640,7 @@ function writeEcs(offset: f64): bool {
   member(ACTION, VERB);
   const outcome = code > 0 ? (code >= 400 ? FAILURE : SUCCESS) : decision === 1 ? FAILURE : OUTCOME_UNKNOWN;
   text(OUTCOME_TO_ID + outcome);
-  store<i32>(DOCUMENT_HEADER + ID_AT_2, out - OUTPUT);
+  idAt2 = out - OUTPUT;
   out += ID_LENGTH;
   text(QUOTE_TEXT);
   if (!isStage(REQUEST_RECEIVED) && has(RECEIVED_AT) && has(STAGE_AT)) {
@@ -547,7 +667,7 @@ function writeEcs(offset: f64): bool {
     dropByte(first);
     text(CLOSE_OBJECT);
   }
-  text(ORCHESTRATOR_END_TO_OFFSET);
+  text(fileText);
   number(<u64>offset);
   text(CLOSE_OBJECT);
   return true;

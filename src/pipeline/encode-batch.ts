@@ -1,6 +1,7 @@
 // Parses, enriches, fits and encodes the lines of one batch into the sink's wire form: the per-event
 // hot path. Pure, so that it runs the same in a worker thread and on the main thread.
 import type { DeadLetterRecord } from '../sinks/dead-letter.ts';
+import type { EventTable } from '../sinks/elasticsearch/bulk-document.ts';
 import { BulkLineEncoder } from '../sinks/elasticsearch/encode-line.ts';
 import { type EventEncoding, writeEvent } from '../sinks/encoding.ts';
 import type { BatchInput } from './batch-input.ts';
@@ -48,6 +49,12 @@ export interface EncodedBatch {
  */
 export class LineEncoders {
   readonly #byKey = new Map<string, BulkLineEncoder>();
+  readonly #options: { readonly webAssemblyDocuments?: boolean };
+
+  /** `webAssemblyDocuments: false`: every document written in JS, line by line (tests compare the two). */
+  constructor(options: { readonly webAssemblyDocuments?: boolean } = {}) {
+    this.#options = options;
+  }
 
   for(encoding: EventEncoding, enrich: EnrichContext): BulkLineEncoder | undefined {
     if (encoding.format !== 'elasticsearch-bulk') return undefined;
@@ -55,12 +62,15 @@ export class LineEncoders {
     const key = JSON.stringify([encoding.target, enrich.cluster, enrich.node]);
     let encoder = this.#byKey.get(key);
     if (encoder === undefined) {
-      encoder = new BulkLineEncoder(encoding.target, enrich);
+      encoder = new BulkLineEncoder(encoding.target, enrich, this.#options);
       this.#byKey.set(key, encoder);
     }
     return encoder;
   }
 }
+
+/** The most lines runs wait after lines they did not take (each such attempt costs a scan more). */
+const MAX_RUN_PAUSE = 64;
 
 export function encodeBatch(job: EncodeJob, encoders: LineEncoders = new LineEncoders()): EncodedBatch {
   const { input, encoding, enrich, maxEventBytes, sink } = job;
@@ -74,28 +84,32 @@ export function encodeBatch(job: EncodeJob, encoders: LineEncoders = new LineEnc
   const output = new ByteWriter(asBuffer(job.output));
   const lineCount = input.lineEnds.length;
   const table = eventTableViews(job.eventTable, lineCount);
-  const eventEnds = table.ends;
-  const eventLines = table.lines;
-  let events = 0;
+  const events: EventTable = { ends: table.ends, lines: table.lines, count: 0, oldest: undefined };
   const deadLetters: DeadLetterRecord[] = [];
   let shrunk = 0;
-  let oldestEventTime: string | undefined;
-  // Elasticsearch documents are written straight from the lines' bytes; what that path leaves is parsed.
+  // Elasticsearch documents are written straight from the lines' bytes: in runs of lines where the
+  // WebAssembly writer takes them, else line by line; what that path leaves is parsed.
   const lineEncoder = encoders.for(encoding, enrich);
-  let lineStart = 0;
-  for (let index = 0; index < input.lineEnds.length; index++) {
-    const lineEnd = input.lineEnds[index] as number;
-    const line = lines.subarray(lineStart, lineEnd);
-    lineStart = lineEnd;
+  /** The first line a run may start at: a line a run stopped at goes by itself. */
+  let runFrom = 0;
+  /** How many lines after one that no run took runs wait: it doubles while runs take none. */
+  let runPause = 1;
+  for (let index = 0; index < lineCount; index++) {
+    if (lineEncoder !== undefined && index >= runFrom) {
+      const next = lineEncoder.encodeRun(input, lines, index, maxEventBytes, output, events);
+      if (next === lineCount) break;
+      runPause = next === index ? Math.min(runPause * 2, MAX_RUN_PAUSE) : 1;
+      runFrom = next + runPause;
+      index = next;
+    }
+    const line = lines.subarray(index === 0 ? 0 : input.lineEnds[index - 1], input.lineEnds[index]);
     const file = input.files[input.lineFiles[index] as number];
     if (file === undefined) throw new Error(`batch input line ${index} has no file`);
     const origin = { path: file.path, fileKey: file.key, offset: input.lineOffsets[index] as number };
     if (lineEncoder !== undefined && line.length <= maxEventBytes) {
       const timestamp = lineEncoder.encode(line, origin, output);
       if (timestamp !== undefined) {
-        eventEnds[events] = output.length;
-        eventLines[events++] = index;
-        if (oldestEventTime === undefined || timestamp < oldestEventTime) oldestEventTime = timestamp;
+        noteEvent(events, output.length, index, timestamp);
         continue;
       }
     }
@@ -128,19 +142,23 @@ export function encodeBatch(job: EncodeJob, encoders: LineEncoders = new LineEnc
     // An ASCII line is its text byte for byte: spans of it are copied rather than re-encoded.
     output.startEvent(event.raw, !event.shrunk && event.raw.length === line.length ? line : undefined);
     writeEvent(encoding, event, output);
-    eventEnds[events] = output.length;
-    eventLines[events++] = index;
-    if (oldestEventTime === undefined || event.timestamp < oldestEventTime) oldestEventTime = event.timestamp;
+    noteEvent(events, output.length, index, event.timestamp);
   }
   return {
     payload: output.bytes(),
     lines: input.lines,
-    eventEnds: eventEnds.subarray(0, events),
-    eventLines: eventLines.subarray(0, events),
+    eventEnds: events.ends.subarray(0, events.count),
+    eventLines: events.lines.subarray(0, events.count),
     deadLetters,
     shrunk,
-    oldestEventTime,
+    oldestEventTime: events.oldest,
   };
+}
+
+function noteEvent(events: EventTable, end: number, line: number, timestamp: string): void {
+  events.ends[events.count] = end;
+  events.lines[events.count++] = line;
+  if (events.oldest === undefined || timestamp < events.oldest) events.oldest = timestamp;
 }
 
 /** The bytes of an event table for a batch of `lines` lines: an end and a line index (4 bytes each) per event. */

@@ -6,6 +6,7 @@
 import { isAscii, isUtf8 } from 'node:buffer';
 import { isIP } from 'node:net';
 import { type EnrichContext, eventId, eventIdOf } from '../../pipeline/enrich.ts';
+import type { BatchInput } from '../../pipeline/batch-input.ts';
 import type { EventOrigin } from '../../pipeline/event.ts';
 import {
   CHILD_FIELDS,
@@ -28,7 +29,7 @@ import {
   VALUE_START,
 } from '../../pipeline/json-scan.ts';
 import type { ByteWriter } from '../../pipeline/wire-writer.ts';
-import { BulkDocument, type DocumentTexts, type MemberRole } from './bulk-document.ts';
+import { BulkDocument, type DocumentTexts, type EventTable, type MemberRole } from './bulk-document.ts';
 import { DATASET } from './dataset.ts';
 import {
   durationNanos,
@@ -317,6 +318,25 @@ export class BulkLineEncoder {
       target.kind === 'data-stream' && options.webAssemblyDocuments !== false
         ? BulkDocument.create(this.#scan, this.#documentTexts(), MEMBER_ROLES, CHILD_FIELDS_BY_KEY)
         : undefined;
+  }
+
+  /**
+   * Writes input's lines from `from` on in runs, without a call per line, as long as BulkDocument takes them
+   * (see its writeRun), noting each event in `events`: the index of the first line it did not write, which
+   * encode() is then given. `from` itself when this encoder has no BulkDocument.
+   */
+  encodeRun(
+    input: BatchInput,
+    lines: Buffer,
+    from: number,
+    maxLineBytes: number,
+    out: ByteWriter,
+    events: EventTable,
+  ): number {
+    if (this.#document === undefined) return from;
+    const next = this.#document.writeRun(input, lines, from, maxLineBytes, out, events);
+    this.#webAssemblyDocuments += next - from;
+    return next;
   }
 
   /** How many documents BulkDocument wrote (the rest, JS): for tests and benchmarks. */
