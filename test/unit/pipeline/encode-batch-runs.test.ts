@@ -2,7 +2,7 @@
 // with every document written in JS, line by line: the same payload, event table, dead letters and oldest
 // time, batch for batch, whatever the lines (declined ones amid runs, invalid UTF-8 and JSON, files
 // changing mid-batch, more files than the runs have room for, lines over the sink's event size).
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type BatchInput, BatchInputBuilder } from '../../../src/pipeline/batch-input.ts';
 import { BufferPool } from '../../../src/pipeline/buffer-pool.ts';
 import {
@@ -70,6 +70,14 @@ function expectSameBatches(batches: readonly (readonly Line[])[], maxEventBytes 
 const PATH = '/var/log/kubernetes/audit.log';
 
 describe('encodeBatch in runs of the WebAssembly writer', () => {
+  // Events without a time of their own are stamped with the clock's: both ways must read the same clock.
+  beforeAll(() => {
+    vi.useFakeTimers({ toFake: ['Date'], now: new Date('2026-05-06T07:08:09.123Z') });
+  });
+  afterAll(() => {
+    vi.useRealTimers();
+  });
+
   it('writes what line-by-line JS writes, for batches of generated events of every size', () => {
     const generator = new AuditEventGenerator({ seed: 77, largeEventRatio: 0.03 });
     const batches: Line[][] = [];

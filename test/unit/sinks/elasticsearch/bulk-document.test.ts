@@ -1,7 +1,7 @@
 // The WebAssembly document writer (BulkDocument) against the JS encoder it replaces on the usual line: the
 // same bytes, line for line, or a decline that leaves the line to JS. (encode-line.test.ts holds both paths
 // to toDocument; this holds them to each other, byte for byte, on far more lines.)
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { EventOrigin } from '../../../../src/pipeline/event.ts';
 import { ByteWriter } from '../../../../src/pipeline/wire-writer.ts';
 import { dataStreamTarget } from '../../../../src/sinks/elasticsearch/encode.ts';
@@ -46,6 +46,14 @@ class Comparison {
 }
 
 describe('BulkDocument (documents written in WebAssembly)', () => {
+  // Events without a time of their own are stamped with the clock's: both ways must read the same clock.
+  beforeAll(() => {
+    vi.useFakeTimers({ toFake: ['Date'], now: new Date('2026-05-06T07:08:09.123Z') });
+  });
+  afterAll(() => {
+    vi.useRealTimers();
+  });
+
   it('writes what the JS encoder writes for generated events, and takes nearly all of them', () => {
     const generator = new AuditEventGenerator({ seed: 41, largeEventRatio: 0.05 });
     const comparison = new Comparison();
