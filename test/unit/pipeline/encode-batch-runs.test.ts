@@ -2,7 +2,7 @@
 // with every document written in JS, line by line: the same payload, event table, dead letters and oldest
 // time, batch for batch, whatever the lines (declined ones amid runs, invalid UTF-8 and JSON, files
 // changing mid-batch, more files than the runs have room for, lines over the sink's event size).
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { type BatchInput, BatchInputBuilder } from '../../../src/pipeline/batch-input.ts';
 import { BufferPool } from '../../../src/pipeline/buffer-pool.ts';
 import {
@@ -14,6 +14,7 @@ import {
 import { dataStreamTarget } from '../../../src/sinks/elasticsearch/encode.ts';
 import { AuditEventGenerator } from '../../../src/simulator/generator.ts';
 import { Prng } from '../../../src/simulator/prng.ts';
+import { useFixedClock } from '../../helpers/fixed-clock.ts';
 
 const ENCODING = { format: 'elasticsearch-bulk', target: dataStreamTarget('default') } as const;
 const ENRICH = { cluster: 'prod-eu', node: 'cp-1' };
@@ -70,13 +71,7 @@ function expectSameBatches(batches: readonly (readonly Line[])[], maxEventBytes 
 const PATH = '/var/log/kubernetes/audit.log';
 
 describe('encodeBatch in runs of the WebAssembly writer', () => {
-  // Events without a time of their own are stamped with the clock's: both ways must read the same clock.
-  beforeAll(() => {
-    vi.useFakeTimers({ toFake: ['Date'], now: new Date('2026-05-06T07:08:09.123Z') });
-  });
-  afterAll(() => {
-    vi.useRealTimers();
-  });
+  useFixedClock();
 
   it('writes what line-by-line JS writes, for batches of generated events of every size', () => {
     const generator = new AuditEventGenerator({ seed: 77, largeEventRatio: 0.03 });

@@ -1,7 +1,7 @@
 // The WebAssembly document writer (BulkDocument) against the JS encoder it replaces on the usual line: the
 // same bytes, line for line, or a decline that leaves the line to JS. (encode-line.test.ts holds both paths
 // to toDocument; this holds them to each other, byte for byte, on far more lines.)
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { EventOrigin } from '../../../../src/pipeline/event.ts';
 import { ByteWriter } from '../../../../src/pipeline/wire-writer.ts';
 import { dataStreamTarget } from '../../../../src/sinks/elasticsearch/encode.ts';
@@ -9,6 +9,7 @@ import { BulkLineEncoder } from '../../../../src/sinks/elasticsearch/encode-line
 import { AuditEventGenerator } from '../../../../src/simulator/generator.ts';
 import { Prng } from '../../../../src/simulator/prng.ts';
 import { FIXTURES_PRESENT, FIXTURES_SKIP_REASON, fixtureLines } from '../../../helpers/fixtures.ts';
+import { useFixedClock } from '../../../helpers/fixed-clock.ts';
 
 const DATA_STREAM = dataStreamTarget('default');
 const CONTEXT = { cluster: 'prod-eu', node: 'cp-1' };
@@ -46,13 +47,7 @@ class Comparison {
 }
 
 describe('BulkDocument (documents written in WebAssembly)', () => {
-  // Events without a time of their own are stamped with the clock's: both ways must read the same clock.
-  beforeAll(() => {
-    vi.useFakeTimers({ toFake: ['Date'], now: new Date('2026-05-06T07:08:09.123Z') });
-  });
-  afterAll(() => {
-    vi.useRealTimers();
-  });
+  useFixedClock();
 
   it('writes what the JS encoder writes for generated events, and takes nearly all of them', () => {
     const generator = new AuditEventGenerator({ seed: 41, largeEventRatio: 0.05 });
