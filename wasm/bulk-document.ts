@@ -19,8 +19,10 @@ import {
   NESTED_KEY_COMPLEX,
   NESTED_KEY_DOTTED,
   NESTED_KEY_UNDERSCORE,
-  scan,
   SCAN_END,
+  scan,
+  skipString,
+  skipWhitespace,
   SLACK,
   STRINGS,
 } from './json-scan';
@@ -464,46 +466,15 @@ function setField(field: i32, start: i32, end: i32): bool {
 /** Whether the (valid JSON) value at [start, end) is an array of strings only. */
 function isStringArray(start: i32, end: i32): bool {
   if (byte(start) !== OPEN_BRACKET) return false;
-  let at = skipBlanks(start + 1, end);
+  let at = skipWhitespace(start + 1, end);
   if (byte(at) === CLOSE_BRACKET) return true;
   while (true) {
     if (byte(at) !== QUOTE) return false;
-    at = stringEnd(at + 1, end);
-    at = skipBlanks(at + 1, end);
+    at = skipWhitespace(skipString(at, end), end);
     if (byte(at) === CLOSE_BRACKET) return true;
     if (byte(at) !== COMMA) return false;
-    at = skipBlanks(at + 1, end);
+    at = skipWhitespace(at + 1, end);
   }
-}
-
-/** The index of the quote that ends the (valid) string whose text starts at `start`: 16 bytes at a time. */
-function stringEnd(start: i32, end: i32): i32 {
-  const quotes = i8x16.splat(<i8>QUOTE);
-  const backslashes = i8x16.splat(<i8>BACKSLASH);
-  let at = start;
-  while (at < end) {
-    const chunk = v128.load(INPUT + at);
-    const mask = i8x16.bitmask(v128.or(i8x16.eq(chunk, quotes), i8x16.eq(chunk, backslashes)));
-    if (mask === 0) {
-      at += 16;
-      continue;
-    }
-    at += ctz(mask);
-    if (byte(at) === QUOTE) return at;
-    // An escape: its backslash and the byte after it (a quote or backslash included) are text.
-    at += 2;
-  }
-  return end;
-}
-
-function skipBlanks(start: i32, end: i32): i32 {
-  let at = start;
-  while (at < end) {
-    const code = byte(at);
-    if (code !== 0x20 && code !== 0x0a && code !== 0x0d && code !== 0x09) break;
-    at++;
-  }
-  return at;
 }
 
 /** `<cluster>\0<auditID>\0<stage>` at identityAt, what eventId() hashes: both are unescaped here. */

@@ -360,7 +360,7 @@ function nextSpecial(start: i32, to: i32, withKeyBytes: bool): i32 {
 }
 
 /** The index after the string that opens at `start`, or -1 when it is not a valid JSON string. */
-function skipString(start: i32, to: i32): i32 {
+export function skipString(start: i32, to: i32): i32 {
   let at = start + 1;
   while (true) {
     at = nextSpecial(at, to, false);
@@ -419,7 +419,7 @@ function endOfContainer(answer: i32): i32 {
   return answer === -1 ? -1 : -answer - 1;
 }
 
-function skipWhitespace(start: i32, to: i32): i32 {
+export function skipWhitespace(start: i32, to: i32): i32 {
   let at = start;
   // All four are at most ' ': one comparison passes the usual non-whitespace byte.
   while (at < to && byte(at) <= SPACE && isJsonWhitespace(byte(at))) at++;

@@ -7,6 +7,7 @@ import { eventIdOf } from '../../pipeline/enrich.ts';
 import type { EventOrigin } from '../../pipeline/event.ts';
 import type { ObjectScan } from '../../pipeline/json-scan.ts';
 import type { ByteWriter } from '../../pipeline/wire-writer.ts';
+import { isParsableDay } from './encode.ts';
 
 /** What the writer's part of the module exports (besides the text ids, found by name: see DocumentTexts). */
 interface WriterExports {
@@ -367,7 +368,7 @@ export class BulkDocument {
   /** Tells the writer the day at `at` is valid, if Date.parse takes it (as BulkLineEncoder asks). */
   #learnDay(line: Buffer, at: number): boolean {
     const day = line.subarray(at, at + DATE_LENGTH);
-    if (Number.isNaN(Date.parse(`${day.toString('latin1')}T00:00:00Z`))) return false;
+    if (!isParsableDay(day.toString('latin1'))) return false;
     this.#setText(this.#textId('VALID_DAY'), day);
     return true;
   }

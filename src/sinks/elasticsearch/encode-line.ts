@@ -34,6 +34,7 @@ import { DATASET } from './dataset.ts';
 import {
   durationNanos,
   ECS_VERSION,
+  isParsableDay,
   type EsTarget,
   eventTypesJson,
   OUTCOMES,
@@ -621,7 +622,7 @@ export class BulkLineEncoder {
     if (!same) {
       line.copy(day, 0, start, start + DATE_LENGTH);
       this.#dayKnown = true;
-      this.#dayValid = !Number.isNaN(Date.parse(`${day.toString('latin1')}T00:00:00Z`));
+      this.#dayValid = isParsableDay(day.toString('latin1'));
     }
     return this.#dayValid;
   }

@@ -319,6 +319,14 @@ export function durationNanos(audit: {
   return nanos < 0 ? undefined : nanos;
 }
 
+/**
+ * Whether Date.parse takes the day `day` (YYYY-MM-DD) at all: durationNanos() then reads times of that day as
+ * the byte-reading encoders do (Date.parse is lenient, 02-30 rolls over, 13-01 is refused).
+ */
+export function isParsableDay(day: string): boolean {
+  return !Number.isNaN(Date.parse(`${day}T00:00:00Z`));
+}
+
 function parseTime(timestamp: unknown): { millis: number; subMillisNanos: number } | undefined {
   if (typeof timestamp !== 'string') return undefined;
   const millis = Date.parse(timestamp);
