@@ -227,7 +227,7 @@ export class AuditLogTailer implements CursorHost {
     signal?.throwIfAborted();
     await this.#reconcileAtStart();
     this.#started = true;
-    await this.#watcher.start();
+    this.#watcher.start();
     signal?.addEventListener('abort', () => void this.close(), { once: true });
   }
 
@@ -260,7 +260,7 @@ export class AuditLogTailer implements CursorHost {
     if (this.#closed) return;
     this.#closed = true;
     clearTimeout(this.#holdTimer);
-    await this.#watcher.close();
+    this.#watcher.close();
     if (this.#saveTimer) clearTimeout(this.#saveTimer);
     await this.#scanning;
     for (const cursor of [...this.#cursors]) await cursor.close();
@@ -683,7 +683,7 @@ export class AuditLogTailer implements CursorHost {
     }
     if (listing.active) byDevIno.set(devInoOf(listing.active), listing.active);
     if (await this.#checkActivePath(listing.active, byDevIno, scanId)) changed = true;
-    if (await this.#refreshHeldFiles()) changed = true;
+    if (await this.#refreshHeldFiles(byDevIno)) changed = true;
     if (await this.#finishAndPrune(scanId)) changed = true;
     if (changed) {
       this.#reorder();
@@ -1009,21 +1009,33 @@ export class AuditLogTailer implements CursorHost {
       .sort(([, a], [, b]) => Number(a.compressed) - Number(b.compressed));
   }
 
-  /** Sizes of rotated files still held (a writer that kept its descriptor can still append). */
-  async #refreshHeldFiles(): Promise<boolean> {
+  /**
+   * Sizes of rotated files still held (a writer that kept its descriptor can still append): from this
+   * scan's listing, which stat()ed them already; only a file gone from the directory is asked through its
+   * descriptor. (A stat promise per held file per scan was, with a hundred backups behind during an
+   * outage, hundreds of promises a second that outlived young collections.)
+   */
+  async #refreshHeldFiles(listed: ReadonlyMap<string, Candidate>): Promise<boolean> {
     let changed = false;
     for (const file of this.#files.values()) {
       if (file.state !== 'rotated' || file.compressed || file.handle === undefined) continue;
-      try {
-        const stats = await file.handle.stat();
-        if (stats.size !== file.size) {
-          file.size = stats.size;
-          file.mtimeMs = stats.mtimeMs;
-          this.#persist(file);
-          changed = true;
+      let size: number;
+      let mtimeMs: number;
+      const candidate = listed.get(file.devIno);
+      if (candidate !== undefined) {
+        ({ size, mtimeMs } = candidate);
+      } else {
+        try {
+          ({ size, mtimeMs } = await file.handle.stat());
+        } catch {
+          continue; // Closed by a concurrent finish.
         }
-      } catch {
-        // Closed by a concurrent finish.
+      }
+      if (size !== file.size) {
+        file.size = size;
+        file.mtimeMs = mtimeMs;
+        this.#persist(file);
+        changed = true;
       }
     }
     return changed;

@@ -1,9 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { appendFile, readdir, rename, stat, truncate, writeFile, unlink } from 'node:fs/promises';
+import { appendFile, open, readdir, rename, stat, truncate, writeFile, unlink } from 'node:fs/promises';
 import {
   Harness,
   auditLine,
   auditLines,
+  lumberjackBackupName,
   recordingLogger,
   startTailer,
   waitFor,
@@ -76,6 +77,35 @@ describe('rename + create (the API server rotation)', () => {
     // Finished backups are closed, the active one is still followed.
     await waitFor(() => r.tailer.files().filter((f) => f.state === 'rotated').length === 0);
     expect(rig.tailer.files().filter((f) => f.state === 'active')).toHaveLength(1);
+  });
+
+  it('follows a backup its writer still appends to, renamed and then deleted, while the sinks are behind', async () => {
+    // A writer that keeps its descriptor across the rename (logrotate without copytruncate, before the
+    // process reopens): the backup grows under its new name, and after it is deleted, through our descriptor.
+    const late = await open(h.path('audit.log'), 'a');
+    for (let n = 0; n < 100; n++) await late.write(`${auditLine(n)}\n`);
+    rig = await startTailer(h, { noCursors: true });
+    const r = rig;
+    await waitFor(() => r.tailer.files().length === 1, { message: 'the active file' });
+    const backup = lumberjackBackupName(h.path('audit.log'), new Date());
+    await rename(h.path('audit.log'), h.path(backup));
+    await h.append('audit.log', auditLines(1000, 1010));
+    for (let n = 100; n < 200; n++) await late.write(`${auditLine(n)}\n`);
+    const sizeOf = (path: string): number | undefined => r.tailer.files().find((f) => f.path === path)?.size;
+    const grown = (await stat(h.path(backup))).size;
+    await waitFor(() => sizeOf(h.path(backup)) === grown, { message: `the backup's size ${grown}` });
+
+    await unlink(h.path(backup));
+    for (let n = 200; n < 250; n++) await late.write(`${auditLine(n)}\n`);
+    const { size: deletedSize } = await late.stat();
+    await late.close();
+    await waitFor(() => r.tailer.files().some((f) => f.state === 'rotated' && f.size === deletedSize), {
+      message: `the deleted backup's size ${deletedSize}`,
+    });
+    rig.attach('a');
+    await waitForLines(rig, 260, ['a']);
+    expect(rig.lines('a')).toEqual([...auditLines(0, 250), ...auditLines(1000, 1010)]);
+    expect(rig.losses).toEqual([]);
   });
 
   it('fingerprints a file that was empty when found and rotated before any scan saw it grow, before acknowledging it', async () => {
