@@ -26,6 +26,11 @@ const file = {
   state: 'active' as const,
 };
 
+/** The file keys of a checkpoint's text. */
+function keysIn(text: string): string[] {
+  return (JSON.parse(text) as { files: { key: string }[] }).files.map((entry) => entry.key);
+}
+
 async function validCheckpoint(): Promise<string> {
   const { store } = await CheckpointStore.open(dir, 'fail');
   store.putFile(file);
@@ -141,5 +146,34 @@ describe('CheckpointStore', () => {
     store.putFile(file);
     store.removeFile(file.key);
     expect(store.getFile(file.key)).toBeUndefined();
+  });
+
+  it('writes each save whole as it shrinks and grows, multi-byte paths included (its buffer is reused)', async () => {
+    const { store } = await CheckpointStore.open(dir, 'fail');
+    const many = Array.from({ length: 120 }, (_, n) => ({
+      ...file,
+      key: `2049:${n}:k`,
+      ino: n,
+      path: `/var/log/kube-apiserver/audit-2026-12-07T10-${String(n).padStart(2, '0')}-00.000.log`,
+    }));
+    const saved = async (): Promise<string> => {
+      await store.save();
+      return readFile(join(dir, CHECKPOINT_FILE), 'utf8');
+    };
+    for (const entry of many) store.putFile(entry);
+    const large = await saved();
+    expect(keysIn(large)).toHaveLength(120);
+    for (const entry of many.slice(1)) store.removeFile(entry.key);
+    const small = await saved();
+    expect(small.length).toBeLessThan(large.length / 50);
+    // No bytes of the larger save left behind: the file is one JSON document and a newline.
+    expect(small.endsWith('}\n')).toBe(true);
+    expect(keysIn(small)).toEqual([many[0]?.key]);
+    const unicode = { ...file, key: 'k-ü', path: '/var/log/審計/audit-ü.log' };
+    store.putFile(unicode);
+    await saved();
+    const reopened = await CheckpointStore.open(dir, 'fail');
+    expect(reopened.store.getFile(unicode.key)).toEqual({ ...unicode, offsets: {} });
+    expect(reopened.store.files).toHaveLength(2);
   });
 });
