@@ -5,7 +5,7 @@
 // node:fs's watch (one inotify watch on the directory), not chokidar: the API server appends to the
 // active file hundreds of times a second, and chokidar 6 reconciles every event (a stat and a chain of
 // promises per event); while a sink was down those promises outlived young collections and were ~55 % of
-// what the main thread tenured, which grew its old generation and RSS by ~1 MB a minute (the 10-minute
+// what the main thread tenured, which grew its old generation by ~3 MB a minute (the 10-minute
 // outage test). A hint needs only the event's kind and file name, which fs.watch gives as they come.
 import { type FSWatcher, type Stats, statSync, watch } from 'node:fs';
 import { basename, join } from 'node:path';
@@ -56,7 +56,7 @@ export class DirectoryWatcher {
     this.#stopWatching();
   }
 
-  /** True while a watch is set up (for tests and status). */
+  /** True while a watch is set up (the tests ask). */
   get isWatching(): boolean {
     return this.#watch !== undefined;
   }
