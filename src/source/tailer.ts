@@ -4,7 +4,7 @@
 // never read is never dropped silently (data loss is recorded, logged and reported); the
 // checkpoint keeps, per file identity, every sink's acknowledged offset.
 import { lineAlignedEnd } from './line-aligned-end.ts';
-import { statSync } from 'node:fs';
+import { fstatSync, type Stats, statSync } from 'node:fs';
 import { open, readdir, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Logger } from 'pino';
@@ -683,7 +683,7 @@ export class AuditLogTailer implements CursorHost {
     }
     if (listing.active) byDevIno.set(devInoOf(listing.active), listing.active);
     if (await this.#checkActivePath(listing.active, byDevIno, scanId)) changed = true;
-    if (await this.#refreshHeldFiles(byDevIno)) changed = true;
+    if (this.#refreshHeldFiles()) changed = true;
     if (await this.#finishAndPrune(scanId)) changed = true;
     if (changed) {
       this.#reorder();
@@ -1010,30 +1010,25 @@ export class AuditLogTailer implements CursorHost {
   }
 
   /**
-   * Sizes of rotated files still held (a writer that kept its descriptor can still append): from this
-   * scan's listing, which stat()ed them already; only a file gone from the directory is asked through its
-   * descriptor. (A stat promise per held file per scan was, with a hundred backups behind during an
-   * outage, hundreds of promises a second that outlived young collections.)
+   * Sizes of rotated files still held (a writer that kept its descriptor can still append, and logrotate's
+   * copy grows while it is made). Asked just before #finishAndPrune, which finishes a file read to this size:
+   * an older size (the listing's, taken before this scan's awaits) finished files that were still growing
+   * (the copytruncate torture). fstatSync: a stat() promise per held file per scan, with a hundred backups
+   * behind during an outage, was hundreds of promises a second that outlived young collections.
    */
-  async #refreshHeldFiles(listed: ReadonlyMap<string, Candidate>): Promise<boolean> {
+  #refreshHeldFiles(): boolean {
     let changed = false;
     for (const file of this.#files.values()) {
       if (file.state !== 'rotated' || file.compressed || file.handle === undefined) continue;
-      let size: number;
-      let mtimeMs: number;
-      const candidate = listed.get(file.devIno);
-      if (candidate !== undefined) {
-        ({ size, mtimeMs } = candidate);
-      } else {
-        try {
-          ({ size, mtimeMs } = await file.handle.stat());
-        } catch {
-          continue; // Closed by a concurrent finish.
-        }
+      let stats: Stats;
+      try {
+        stats = fstatSync(file.handle.fd);
+      } catch {
+        continue; // Closed by a concurrent finish.
       }
-      if (size !== file.size) {
-        file.size = size;
-        file.mtimeMs = mtimeMs;
+      if (stats.size !== file.size) {
+        file.size = stats.size;
+        file.mtimeMs = stats.mtimeMs;
         this.#persist(file);
         changed = true;
       }
